@@ -1,0 +1,1 @@
+// Carrier for the tests precompiled header.
