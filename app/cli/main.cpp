@@ -1,1 +1,87 @@
-int main() { return 0; }
+// nugget-cli: the headless face of the workbench.
+
+#include "Commands.h"
+
+#include "Error.h"
+#include "Runtime.h"
+
+#include <QCoreApplication>
+
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+#include <functional>
+#include <map>
+
+namespace {
+
+struct Command
+{
+    const char *summary;
+    std::function<int(const QStringList &)> run;
+};
+
+const std::map<QString, Command> &commands()
+{
+    static const std::map<QString, Command> table = {
+        {QStringLiteral("info"), {"architecture, shapes, parameter count, dtypes and file sizes of a model folder", nugget::cli::runInfo}},
+        {QStringLiteral("generate"), {"generate text from a model folder (greedy or sampled)", nugget::cli::runGenerate}},
+        {QStringLiteral("bench"), {"measure speed against this machine's limits", nugget::cli::runBench}},
+    };
+    return table;
+}
+
+void printUsage(FILE *out)
+{
+    std::fprintf(out, "Usage: nugget-cli COMMAND [options]   (nugget-cli COMMAND --help for details)\n\nCommands:\n");
+    for (const auto &[name, command] : commands())
+        std::fprintf(out, "  %-10s %s\n", qPrintable(name), command.summary);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("nugget-cli"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(NUGGET_VERSION));
+
+    QStringList arguments = QCoreApplication::arguments();
+    if (arguments.size() < 2) {
+        printUsage(stderr);
+        return 2;
+    }
+    const QString name = arguments.at(1);
+    if (name == QLatin1String("--help") || name == QLatin1String("-h") || name == QLatin1String("help")) {
+        printUsage(stdout);
+        return 0;
+    }
+    if (name == QLatin1String("--version")) {
+        std::printf("nugget-cli %s\n", NUGGET_VERSION);
+        return 0;
+    }
+    const auto found = commands().find(name);
+    if (found == commands().end()) {
+        std::fprintf(stderr, "nugget-cli: unknown command '%s'\n", qPrintable(name));
+        printUsage(stderr);
+        return 2;
+    }
+    // The subcommand sees "nugget-cli NAME" as its program name.
+    arguments.removeAt(1);
+    arguments[0] = QStringLiteral("nugget-cli ") + name;
+
+    try {
+        nugget::initialiseRuntime();
+        return found->second.run(arguments);
+    } catch (const nugget::Cancelled &) {
+        std::fprintf(stderr, "nugget-cli %s: cancelled\n", qPrintable(name));
+        return 130;
+    } catch (const nugget::Error &e) {
+        std::fprintf(stderr, "nugget-cli %s: error: %s\n", qPrintable(name), e.what());
+    } catch (const c10::Error &e) {
+        std::fprintf(stderr, "nugget-cli %s: error: %s\n", qPrintable(name), e.what_without_backtrace());
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "nugget-cli %s: error: %s\n", qPrintable(name), e.what());
+    }
+    return 1;
+}

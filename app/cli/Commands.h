@@ -1,0 +1,14 @@
+#pragma once
+// nugget-cli subcommands. Each parses its own arguments (with --help), prints results
+// on stdout and progress on stderr, and returns the process exit code. Errors are
+// thrown as nugget::Error and turned into a one-line message by main().
+
+#include <QStringList>
+
+namespace nugget::cli {
+
+int runInfo(const QStringList &arguments);
+int runGenerate(const QStringList &arguments);
+int runBench(const QStringList &arguments);
+
+} // namespace nugget::cli

@@ -1,0 +1,259 @@
+#include "model/LlamaModel.h"
+
+#include "Error.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace nugget {
+
+ProjectionImpl::ProjectionImpl(int64_t inFeatures, int64_t outFeatures)
+{
+    weight = register_parameter("weight", torch::empty({outFeatures, inFeatures}));
+}
+
+at::Tensor ProjectionImpl::forward(const at::Tensor &x)
+{
+    return at::linear(x, weight);
+}
+
+TokenEmbeddingImpl::TokenEmbeddingImpl(int64_t vocabSize, int64_t hiddenSize)
+{
+    weight = register_parameter("weight", torch::empty({vocabSize, hiddenSize}));
+}
+
+at::Tensor TokenEmbeddingImpl::forward(const at::Tensor &ids)
+{
+    return at::embedding(weight, ids);
+}
+
+RMSNormImpl::RMSNormImpl(int64_t size, double eps_) : eps(eps_)
+{
+    weight = register_parameter("weight", torch::ones({size}));
+}
+
+at::Tensor RMSNormImpl::forward(const at::Tensor &x)
+{
+    // Statistics in float32 whatever the storage dtype, as Hugging Face does.
+    const auto x32 = x.to(at::kFloat);
+    const auto normed = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
+    return weight * normed.to(x.scalar_type());
+}
+
+RotaryEmbedding::RotaryEmbedding(int64_t headDim, double theta)
+    : m_headDim(headDim), m_theta(theta)
+{
+}
+
+std::pair<at::Tensor, at::Tensor> RotaryEmbedding::cosSin(int64_t start, int64_t count,
+                                                          const at::TensorOptions &options) const
+{
+    const auto f32 = options.dtype(at::kFloat);
+    const auto exponents = torch::arange(0, m_headDim, 2, f32) / static_cast<double>(m_headDim);
+    const auto invFreq = 1.0 / torch::pow(m_theta, exponents);
+    const auto positions = torch::arange(start, start + count, f32);
+    const auto freqs = torch::outer(positions, invFreq);
+    const auto angles = torch::cat({freqs, freqs}, -1);
+    return {angles.cos().to(options.dtype()), angles.sin().to(options.dtype())};
+}
+
+at::Tensor RotaryEmbedding::apply(const at::Tensor &x, const at::Tensor &cos, const at::Tensor &sin)
+{
+    const int64_t half = x.size(-1) / 2;
+    const auto rotated = torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+    return x * cos + rotated * sin;
+}
+
+LlamaAttentionImpl::LlamaAttentionImpl(const ModelConfig &config)
+    : m_heads(config.numAttentionHeads), m_kvHeads(config.numKeyValueHeads),
+      m_headDim(config.headDim)
+{
+    q_proj = register_module("q_proj", Projection(config.hiddenSize, m_heads * m_headDim));
+    k_proj = register_module("k_proj", Projection(config.hiddenSize, m_kvHeads * m_headDim));
+    v_proj = register_module("v_proj", Projection(config.hiddenSize, m_kvHeads * m_headDim));
+    o_proj = register_module("o_proj", Projection(m_heads * m_headDim, config.hiddenSize));
+}
+
+at::Tensor LlamaAttentionImpl::forward(const at::Tensor &x, const at::Tensor &cos,
+                                       const at::Tensor &sin, at::Tensor *cacheKeys,
+                                       at::Tensor *cacheValues)
+{
+    const int64_t batch = x.size(0), time = x.size(1);
+    auto q = q_proj->forward(x).view({batch, time, m_heads, m_headDim}).transpose(1, 2);
+    auto k = k_proj->forward(x).view({batch, time, m_kvHeads, m_headDim}).transpose(1, 2);
+    auto v = v_proj->forward(x).view({batch, time, m_kvHeads, m_headDim}).transpose(1, 2);
+    q = RotaryEmbedding::apply(q, cos, sin);
+    k = RotaryEmbedding::apply(k, cos, sin);
+
+    if (cacheKeys && cacheValues) {
+        if (cacheKeys->defined()) {
+            k = torch::cat({*cacheKeys, k}, 2);
+            v = torch::cat({*cacheValues, v}, 2);
+        }
+        *cacheKeys = k;
+        *cacheValues = v;
+    }
+    const int64_t keyCount = k.size(2);
+    // Grouped-query attention: key/value head j serves query heads j*rep .. j*rep+rep-1.
+    if (m_kvHeads != m_heads) {
+        const int64_t rep = m_heads / m_kvHeads;
+        k = k.repeat_interleave(rep, 1);
+        v = v.repeat_interleave(rep, 1);
+    }
+
+    auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(m_headDim));
+    if (time > 1) {
+        // Query i sits at absolute position keyCount - time + i and sees keys up to it.
+        const auto mask = torch::ones({time, keyCount}, x.options().dtype(at::kBool))
+                              .triu(keyCount - time + 1);
+        scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
+    }
+    const auto probs = torch::softmax(scores.to(at::kFloat), -1).to(q.scalar_type());
+    const auto out = torch::matmul(probs, v).transpose(1, 2).reshape({batch, time, m_heads * m_headDim});
+    return o_proj->forward(out);
+}
+
+LlamaMLPImpl::LlamaMLPImpl(const ModelConfig &config)
+{
+    gate_proj = register_module("gate_proj", Projection(config.hiddenSize, config.intermediateSize));
+    up_proj = register_module("up_proj", Projection(config.hiddenSize, config.intermediateSize));
+    down_proj = register_module("down_proj", Projection(config.intermediateSize, config.hiddenSize));
+}
+
+at::Tensor LlamaMLPImpl::forward(const at::Tensor &x)
+{
+    return down_proj->forward(torch::silu(gate_proj->forward(x)) * up_proj->forward(x));
+}
+
+LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const ModelConfig &config)
+{
+    self_attn = register_module("self_attn", LlamaAttention(config));
+    mlp = register_module("mlp", LlamaMLP(config));
+    input_layernorm = register_module("input_layernorm", RMSNorm(config.hiddenSize, config.rmsNormEps));
+    post_attention_layernorm =
+        register_module("post_attention_layernorm", RMSNorm(config.hiddenSize, config.rmsNormEps));
+}
+
+at::Tensor LlamaDecoderLayerImpl::forward(const at::Tensor &x, const at::Tensor &cos,
+                                          const at::Tensor &sin, at::Tensor *cacheKeys,
+                                          at::Tensor *cacheValues)
+{
+    const auto h = x + self_attn->forward(input_layernorm->forward(x), cos, sin, cacheKeys, cacheValues);
+    return h + mlp->forward(post_attention_layernorm->forward(h));
+}
+
+LlamaBackboneImpl::LlamaBackboneImpl(const ModelConfig &config)
+{
+    embed_tokens = register_module("embed_tokens", TokenEmbedding(config.vocabSize, config.hiddenSize));
+    layers = register_module("layers", torch::nn::ModuleList());
+    for (int64_t i = 0; i < config.numHiddenLayers; ++i)
+        layers->push_back(LlamaDecoderLayer(config));
+    norm = register_module("norm", RMSNorm(config.hiddenSize, config.rmsNormEps));
+}
+
+LlamaDecoderLayer LlamaBackboneImpl::layer(int64_t index) const
+{
+    return LlamaDecoderLayer(layers->ptr<LlamaDecoderLayerImpl>(static_cast<size_t>(index)));
+}
+
+LlamaForCausalLMImpl::LlamaForCausalLMImpl(const ModelConfig &config)
+    : m_config(config), m_rotary(config.headDim, config.ropeTheta)
+{
+    config.validate("model configuration");
+    model = register_module("model", LlamaBackbone(config));
+    if (!config.tieWordEmbeddings)
+        lm_head = register_module("lm_head", Projection(config.hiddenSize, config.vocabSize));
+}
+
+at::Tensor LlamaForCausalLMImpl::hiddenStates(const at::Tensor &inputIds, KVCache *cache)
+{
+    if (inputIds.dim() != 2)
+        throw Error("model input must be [batch, time] token ids");
+    const int64_t start = cache ? cache->length() : 0;
+    const int64_t time = inputIds.size(1);
+    if (start + time > m_config.maxPositionEmbeddings)
+        throw Error("sequence of " + std::to_string(start + time) +
+                    " tokens exceeds the model's context of " +
+                    std::to_string(m_config.maxPositionEmbeddings));
+    auto x = model->embed_tokens->forward(inputIds.to(device()));
+    const auto [cos, sin] = m_rotary.cosSin(start, time, x.options());
+    const auto layerCount = static_cast<size_t>(m_config.numHiddenLayers);
+    if (cache && cache->keys.size() != layerCount) {
+        cache->keys.assign(layerCount, at::Tensor());
+        cache->values.assign(layerCount, at::Tensor());
+    }
+    for (size_t i = 0; i < layerCount; ++i) {
+        auto layer = model->layers->ptr<LlamaDecoderLayerImpl>(i);
+        x = layer->forward(x, cos, sin, cache ? &cache->keys[i] : nullptr,
+                           cache ? &cache->values[i] : nullptr);
+    }
+    return model->norm->forward(x);
+}
+
+at::Tensor LlamaForCausalLMImpl::forward(const at::Tensor &inputIds, KVCache *cache)
+{
+    return at::linear(hiddenStates(inputIds, cache), headWeight());
+}
+
+at::Tensor LlamaForCausalLMImpl::headWeight() const
+{
+    return lm_head ? lm_head->weight : model->embed_tokens->weight;
+}
+
+int64_t LlamaForCausalLMImpl::parameterCount() const
+{
+    int64_t total = 0;
+    for (const auto &p : parameters())
+        total += p.numel();
+    return total;
+}
+
+int64_t LlamaForCausalLMImpl::parameterBytes() const
+{
+    int64_t total = 0;
+    for (const auto &p : parameters())
+        total += p.numel() * static_cast<int64_t>(p.element_size());
+    return total;
+}
+
+at::Device LlamaForCausalLMImpl::device() const
+{
+    return model->embed_tokens->weight.device();
+}
+
+at::ScalarType LlamaForCausalLMImpl::dtype() const
+{
+    return model->embed_tokens->weight.scalar_type();
+}
+
+at::Tensor causalLmLoss(const at::Tensor &logits, const at::Tensor &labels)
+{
+    const int64_t vocab = logits.size(-1);
+    const auto shiftedLogits = logits.narrow(1, 0, logits.size(1) - 1).reshape({-1, vocab});
+    const auto shiftedLabels = labels.to(logits.device()).narrow(1, 1, labels.size(1) - 1).reshape({-1});
+    const auto summed = torch::nn::functional::cross_entropy(
+        shiftedLogits.to(at::kFloat), shiftedLabels,
+        torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
+    const auto count = shiftedLabels.ne(-100).sum().clamp_min(1);
+    return summed / count;
+}
+
+void initialiseWeights(LlamaForCausalLM &model, double std, uint64_t seed)
+{
+    torch::NoGradGuard noGrad;
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+    for (auto &item : model->named_parameters()) {
+        auto &p = item.value();
+        if (item.key().find("norm") != std::string::npos) {
+            p.fill_(1.0);
+        } else {
+            // Draw on the CPU with our generator so the result is device-independent.
+            auto values = at::normal(0.0, std, p.sizes(), generator, at::TensorOptions().dtype(at::kFloat));
+            p.copy_(values);
+        }
+    }
+}
+
+} // namespace nugget

@@ -1,0 +1,118 @@
+#include "model/ModelFolder.h"
+
+#include "Error.h"
+#include "io/ModelFolderInfo.h"
+#include "io/Safetensors.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QSaveFile>
+
+#include <torch/torch.h>
+
+namespace nugget {
+
+void loadWeights(LlamaForCausalLM &model, const TensorStore &store, const std::string &source)
+{
+    torch::NoGradGuard noGrad;
+    for (auto &item : model->named_parameters()) {
+        const std::string &name = item.key();
+        if (!store.contains(name))
+            throw Error(source + ": tensor '" + name + "' is missing from the checkpoint");
+        const auto stored = store.tensor(name);
+        auto &parameter = item.value();
+        if (stored.sizes() != parameter.sizes())
+            throw Error(source + ": tensor '" + name + "' has shape " + shapeText(stored.sizes().vec()) +
+                        " but config.json implies " + shapeText(parameter.sizes().vec()));
+        if (at::isfinite(stored).logical_not().any().item<bool>())
+            throw Error(source + ": tensor '" + name + "' contains NaN or infinite values");
+        parameter.copy_(stored);
+    }
+}
+
+LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options)
+{
+    const QDir folder(QString::fromStdString(dir));
+    if (!folder.exists())
+        throw Error(dir + ": no such model folder");
+    const auto configPath = folder.filePath(QStringLiteral("config.json")).toStdString();
+    if (!QFileInfo::exists(QString::fromStdString(configPath)))
+        throw Error(dir + ": not a model folder (no config.json)");
+
+    LoadedModel loaded;
+    loaded.folder = dir;
+    loaded.config = ModelConfig::fromJsonFile(configPath);
+    const auto store = TensorStore::openFolder(dir);
+    try {
+        loaded.model = LlamaForCausalLM(loaded.config);
+        loadWeights(loaded.model, store, dir);
+        loaded.model->to(options.device, options.dtype);
+    } catch (const c10::Error &e) {
+        throw Error(dir + ": cannot load the model: " + e.what_without_backtrace());
+    }
+    loaded.model->eval();
+    const auto tokenizer = folder.filePath(QStringLiteral("tokenizer.model"));
+    if (QFileInfo::exists(tokenizer))
+        loaded.tokenizerPath = tokenizer.toStdString();
+    return loaded;
+}
+
+void saveModelFolder(LlamaForCausalLM &model, const std::string &dir, const SaveOptions &options)
+{
+    if (!QDir().mkpath(QString::fromStdString(dir)))
+        throw Error(dir + ": cannot create the folder");
+    const QDir folder(QString::fromStdString(dir));
+
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    for (const auto &item : model->named_parameters())
+        tensors.emplace_back(item.key(), item.value().detach().to(at::kCPU, options.storageDtype));
+    writeSafetensors(folder.filePath(QStringLiteral("model.safetensors")).toStdString(), tensors,
+                     {{"format", "pt"}});
+
+    auto config = model->config();
+    config.torchDtype = options.storageDtype == at::kBFloat16 ? "bfloat16"
+                        : options.storageDtype == at::kHalf  ? "float16"
+                                                             : "float32";
+    config.saveJsonFile(folder.filePath(QStringLiteral("config.json")).toStdString());
+
+    if (!options.tokenizerPath.empty()) {
+        QFile source(QString::fromStdString(options.tokenizerPath));
+        if (!source.open(QIODevice::ReadOnly))
+            throw Error(options.tokenizerPath + ": cannot read the tokenizer");
+        QSaveFile target(folder.filePath(QStringLiteral("tokenizer.model")));
+        if (!target.open(QIODevice::WriteOnly) || target.write(source.readAll()) < 0 || !target.commit())
+            throw Error(target.fileName().toStdString() + ": cannot write: " + target.errorString().toStdString());
+    }
+}
+
+at::Device parseDevice(const std::string &text)
+{
+    if (text == "auto")
+        return torch::cuda::is_available() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+    try {
+        const at::Device device(text);
+        if (device.is_cuda() && !torch::cuda::is_available())
+            throw Error("device '" + text + "' requested but this build has no usable CUDA device");
+        if (device.is_cuda() && device.has_index() &&
+            device.index() >= static_cast<int>(torch::cuda::device_count()))
+            throw Error("device '" + text + "' does not exist (" +
+                        std::to_string(torch::cuda::device_count()) + " CUDA devices)");
+        return device;
+    } catch (const c10::Error &) {
+        throw Error("unknown device '" + text + "' (use auto, cpu, cuda or cuda:N)");
+    }
+}
+
+at::ScalarType parseDtype(const std::string &text)
+{
+    if (text == "float32" || text == "fp32" || text == "f32")
+        return at::kFloat;
+    if (text == "float16" || text == "fp16" || text == "f16")
+        return at::kHalf;
+    if (text == "bfloat16" || text == "bf16")
+        return at::kBFloat16;
+    throw Error("unknown dtype '" + text + "' (use float32, float16 or bfloat16)");
+}
+
+} // namespace nugget

@@ -1,0 +1,153 @@
+// End-to-end: nugget-cli as a user runs it, on the real stories260K model.
+
+#include "TestSupport.h"
+
+#include <QFile>
+#include <QProcess>
+#include <QTemporaryDir>
+
+namespace {
+
+struct Run
+{
+    int exitCode = -1;
+    QByteArray out, err;
+};
+
+Run runCli(const QStringList &arguments)
+{
+    QProcess process;
+    process.start(QStringLiteral(NUGGET_CLI_PATH), arguments);
+    Run run;
+    if (!process.waitForFinished(120000)) {
+        process.kill();
+        return run;
+    }
+    run.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2;
+    run.out = process.readAllStandardOutput();
+    run.err = process.readAllStandardError();
+    return run;
+}
+
+QByteArray readFile(const QString &path)
+{
+    QFile file(path);
+    return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
+}
+
+QString stories() { return nugget::test::sharedPath(QStringLiteral("models/stories260K")); }
+
+} // namespace
+
+class TestCli : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void greedyTextMatchesLlama2c()
+    {
+        NUGGET_REQUIRE_SHARED("models/stories260K/reference/ref_greedy_noprompt.txt");
+        const auto run = runCli({QStringLiteral("generate"), stories(), QStringLiteral("--max-new-tokens"),
+                                 QStringLiteral("256"), QStringLiteral("--temperature"), QStringLiteral("0")});
+        QCOMPARE(run.exitCode, 0);
+        QCOMPARE(run.out, readFile(stories() + QStringLiteral("/reference/ref_greedy_noprompt.txt")));
+    }
+
+    void greedyIdsMatchLlama2c()
+    {
+        NUGGET_REQUIRE_SHARED("models/stories260K/reference/ref_greedy_noprompt.ids");
+        const auto run = runCli({QStringLiteral("generate"), stories(), QStringLiteral("--max-new-tokens"),
+                                 QStringLiteral("256"), QStringLiteral("--temperature"), QStringLiteral("0"),
+                                 QStringLiteral("--ids")});
+        QCOMPARE(run.exitCode, 0);
+        QCOMPARE(run.out.simplified(),
+                 readFile(stories() + QStringLiteral("/reference/ref_greedy_noprompt.ids")).simplified());
+    }
+
+    void promptIsPrintedBeforeContinuation()
+    {
+        NUGGET_REQUIRE_SHARED("models/stories260K/model.safetensors");
+        const auto run = runCli({QStringLiteral("generate"), stories(), QStringLiteral("--prompt"),
+                                 QStringLiteral("Lily saw a cat"), QStringLiteral("--max-new-tokens"),
+                                 QStringLiteral("20"), QStringLiteral("--temperature"), QStringLiteral("0")});
+        QCOMPARE(run.exitCode, 0);
+        QVERIFY2(run.out.startsWith("Lily saw a cat"), run.out.constData());
+        QVERIFY(run.out.size() > QByteArray("Lily saw a cat\n").size());
+    }
+
+    void sampledOutputIsReproducibleForASeed()
+    {
+        NUGGET_REQUIRE_SHARED("models/stories260K/model.safetensors");
+        const QStringList args{QStringLiteral("generate"), stories(), QStringLiteral("--max-new-tokens"),
+                               QStringLiteral("40"), QStringLiteral("--temperature"), QStringLiteral("0.9"),
+                               QStringLiteral("--top-p"), QStringLiteral("0.9"), QStringLiteral("--seed"),
+                               QStringLiteral("7"), QStringLiteral("--ids")};
+        const auto a = runCli(args), b = runCli(args);
+        QCOMPARE(a.exitCode, 0);
+        QCOMPARE(a.out, b.out);
+        QCOMPARE(a.out.simplified().split(' ').size(), 41);
+    }
+
+    void infoDescribesTheModel()
+    {
+        NUGGET_REQUIRE_SHARED("models/stories260K/model.safetensors");
+        const auto run = runCli({QStringLiteral("info"), stories()});
+        QCOMPARE(run.exitCode, 0);
+        QVERIFY(run.out.contains("LlamaForCausalLM"));
+        QVERIFY(run.out.contains("model.layers.4.mlp.down_proj.weight"));
+        QVERIFY(run.out.contains("[64, 172]"));
+        QVERIFY(run.out.contains("key/value heads 4"));
+    }
+
+    void badInputGivesOneLineErrorAndNonZeroExit_data()
+    {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("unknown command") << QStringList{QStringLiteral("frobnicate")} << QStringLiteral("unknown command");
+        QTest::newRow("missing folder") << QStringList{QStringLiteral("info"), QStringLiteral("/nonexistent/model")}
+                                        << QStringLiteral("/nonexistent/model");
+        QTest::newRow("missing argument") << QStringList{QStringLiteral("generate")} << QStringLiteral("MODEL_DIR");
+        QTest::newRow("bad number") << QStringList{QStringLiteral("generate"), stories(), QStringLiteral("--temperature"),
+                                                   QStringLiteral("warm")}
+                                    << QStringLiteral("--temperature");
+        QTest::newRow("bad device") << QStringList{QStringLiteral("generate"), stories(), QStringLiteral("--device"),
+                                                   QStringLiteral("tpu")}
+                                    << QStringLiteral("tpu");
+    }
+
+    void badInputGivesOneLineErrorAndNonZeroExit()
+    {
+        QFETCH(QStringList, arguments);
+        QFETCH(QString, expected);
+        const auto run = runCli(arguments);
+        QVERIFY(run.exitCode > 0);
+        QVERIFY2(QString::fromUtf8(run.err).contains(expected), run.err.constData());
+    }
+
+    void folderWithoutConfigIsRejected()
+    {
+        QTemporaryDir dir;
+        const auto run = runCli({QStringLiteral("generate"), dir.path()});
+        QCOMPARE(run.exitCode, 1);
+        QVERIFY2(run.err.contains("config.json"), run.err.constData());
+        QCOMPARE(run.err.count('\n'), 1);
+    }
+
+    void everyCommandHasHelp_data()
+    {
+        QTest::addColumn<QString>("command");
+        for (const char *command : {"info", "generate"})
+            QTest::newRow(command) << QString::fromLatin1(command);
+    }
+
+    void everyCommandHasHelp()
+    {
+        QFETCH(QString, command);
+        const auto run = runCli({command, QStringLiteral("--help")});
+        QCOMPARE(run.exitCode, 0);
+        QVERIFY(run.out.contains("Usage:"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"

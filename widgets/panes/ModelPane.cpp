@@ -1,0 +1,110 @@
+#include "panes/ModelPane.h"
+
+#include "Error.h"
+#include "models/ModelStructureModel.h"
+
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileInfo>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLocale>
+#include <QMimeData>
+#include <QPushButton>
+#include <QTreeView>
+#include <QVBoxLayout>
+
+namespace nugget {
+
+ModelPane::ModelPane(const QString &role, QWidget *parent) : QWidget(parent), m_role(role)
+{
+    setAcceptDrops(true);
+    m_title = new QLabel(this);
+    m_title->setTextFormat(Qt::RichText);
+    m_summary = new QLabel(this);
+    m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_summary->setWordWrap(true);
+    auto *openButton = new QPushButton(tr("Open %1 model…").arg(role.toLower()), this);
+    connect(openButton, &QPushButton::clicked, this, &ModelPane::openRequested);
+
+    m_structure = new ModelStructureModel(this);
+    m_tree = new QTreeView(this);
+    m_tree->setModel(m_structure);
+    m_tree->setUniformRowHeights(true);
+    m_tree->setAlternatingRowColors(true);
+    m_tree->header()->setSectionResizeMode(ModelStructureModel::NameColumn, QHeaderView::Stretch);
+
+    auto *layout = new QVBoxLayout(this);
+    layout->addWidget(m_title);
+    layout->addWidget(m_summary);
+    layout->addWidget(openButton, 0, Qt::AlignLeft);
+    layout->addWidget(m_tree, 1);
+    showSummary();
+}
+
+QString ModelPane::openFolder(const QString &dir)
+{
+    try {
+        setModelInfo(ModelFolderInfo::read(dir.toStdString()));
+        return {};
+    } catch (const Error &e) {
+        const QString message = QString::fromUtf8(e.what());
+        Q_EMIT openFailed(message);
+        return message;
+    }
+}
+
+void ModelPane::setModelInfo(const ModelFolderInfo &info)
+{
+    m_info = info;
+    m_structure->setModelInfo(info);
+    m_tree->expandToDepth(0);
+    showSummary();
+    Q_EMIT modelChanged(QString::fromStdString(info.folder));
+}
+
+void ModelPane::showSummary()
+{
+    if (!m_info) {
+        m_title->setText(tr("<b>%1</b>: no model").arg(m_role));
+        m_summary->setText(tr("Open a Hugging Face model folder (config.json, model.safetensors, "
+                              "tokenizer.model) or drop one here."));
+        return;
+    }
+    const auto &c = m_info->config;
+    const auto name = QFileInfo(QString::fromStdString(m_info->folder)).fileName();
+    m_title->setText(tr("<b>%1</b>: %2").arg(m_role, name.toHtmlEscaped()));
+    QStringList dtypes;
+    for (const auto &tensor : m_info->tensors)
+        if (!dtypes.contains(QString::fromStdString(tensor.dtypeName)))
+            dtypes << QString::fromStdString(tensor.dtypeName);
+    const QLocale locale;
+    m_summary->setText(
+        tr("%1\n%2: %3 layers, hidden %4, intermediate %5, %6 heads (%7 key/value, head dim %8), vocab %9\n"
+           "%10 parameters (%13 as float32), stored as %11 (%12 on disk)")
+            .arg(QString::fromStdString(m_info->folder), QString::fromStdString(c.architecture))
+            .arg(c.numHiddenLayers)
+            .arg(c.hiddenSize)
+            .arg(c.intermediateSize)
+            .arg(c.numAttentionHeads)
+            .arg(c.numKeyValueHeads)
+            .arg(c.headDim)
+            .arg(c.vocabSize)
+            .arg(locale.toString(static_cast<qint64>(c.parameterCount())), dtypes.join(u'/'),
+                 QString::fromStdString(byteSizeText(static_cast<double>(m_info->storedBytes))),
+                 QString::fromStdString(byteSizeText(4.0 * static_cast<double>(c.parameterCount())))));
+}
+
+void ModelPane::dragEnterEvent(QDragEnterEvent *event)
+{
+    const auto urls = event->mimeData()->urls();
+    if (urls.size() == 1 && urls.first().isLocalFile() && QFileInfo(urls.first().toLocalFile()).isDir())
+        event->acceptProposedAction();
+}
+
+void ModelPane::dropEvent(QDropEvent *event)
+{
+    openFolder(event->mimeData()->urls().first().toLocalFile());
+}
+
+} // namespace nugget

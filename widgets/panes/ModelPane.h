@@ -1,0 +1,53 @@
+#pragma once
+// One model slot of the workbench (teacher or student): what the model is, where it
+// lives, its size, and a tree of its layers and modules with shapes. Accepts a model
+// folder dropped onto it.
+
+#include "io/ModelFolderInfo.h"
+
+#include <QWidget>
+
+#include <optional>
+
+class QLabel;
+class QTreeView;
+
+namespace nugget {
+
+class ModelStructureModel;
+
+class ModelPane : public QWidget
+{
+    Q_OBJECT
+
+public:
+    explicit ModelPane(const QString &role, QWidget *parent = nullptr);
+
+    // Reads the folder; on error keeps the current model, shows nothing new and
+    // returns the message (empty on success).
+    QString openFolder(const QString &dir);
+    void setModelInfo(const ModelFolderInfo &info);
+    const std::optional<ModelFolderInfo> &modelInfo() const { return m_info; }
+    QString role() const { return m_role; }
+
+Q_SIGNALS:
+    void modelChanged(const QString &folder);
+    void openFailed(const QString &message);
+    void openRequested();
+
+protected:
+    void dragEnterEvent(QDragEnterEvent *event) override;
+    void dropEvent(QDropEvent *event) override;
+
+private:
+    void showSummary();
+
+    QString m_role;
+    std::optional<ModelFolderInfo> m_info;
+    QLabel *m_title = nullptr;
+    QLabel *m_summary = nullptr;
+    QTreeView *m_tree = nullptr;
+    ModelStructureModel *m_structure = nullptr;
+};
+
+} // namespace nugget
