@@ -9,6 +9,16 @@
 
 namespace nugget {
 
+namespace {
+
+// Reductions (norms, softmax, loss) run at least in float32 whatever the storage dtype.
+at::ScalarType accumulationType(at::ScalarType type)
+{
+    return type == at::kHalf || type == at::kBFloat16 ? at::kFloat : type;
+}
+
+} // namespace
+
 ProjectionImpl::ProjectionImpl(int64_t inFeatures, int64_t outFeatures)
 {
     weight = register_parameter("weight", torch::empty({outFeatures, inFeatures}));
@@ -36,8 +46,8 @@ RMSNormImpl::RMSNormImpl(int64_t size, double eps_) : eps(eps_)
 
 at::Tensor RMSNormImpl::forward(const at::Tensor &x)
 {
-    // Statistics in float32 whatever the storage dtype, as Hugging Face does.
-    const auto x32 = x.to(at::kFloat);
+    // Statistics in float32 for half-precision storage, as Hugging Face does.
+    const auto x32 = x.to(accumulationType(x.scalar_type()));
     const auto normed = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
     return weight * normed.to(x.scalar_type());
 }
@@ -110,7 +120,7 @@ at::Tensor LlamaAttentionImpl::forward(const at::Tensor &x, const at::Tensor &co
                               .triu(keyCount - time + 1);
         scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
     }
-    const auto probs = torch::softmax(scores.to(at::kFloat), -1).to(q.scalar_type());
+    const auto probs = torch::softmax(scores.to(accumulationType(scores.scalar_type())), -1).to(q.scalar_type());
     const auto out = torch::matmul(probs, v).transpose(1, 2).reshape({batch, time, m_heads * m_headDim});
     return o_proj->forward(out);
 }
@@ -234,7 +244,7 @@ at::Tensor causalLmLoss(const at::Tensor &logits, const at::Tensor &labels)
     const auto shiftedLogits = logits.narrow(1, 0, logits.size(1) - 1).reshape({-1, vocab});
     const auto shiftedLabels = labels.to(logits.device()).narrow(1, 1, labels.size(1) - 1).reshape({-1});
     const auto summed = torch::nn::functional::cross_entropy(
-        shiftedLogits.to(at::kFloat), shiftedLabels,
+        shiftedLogits.to(accumulationType(logits.scalar_type())), shiftedLabels,
         torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
     const auto count = shiftedLabels.ne(-100).sum().clamp_min(1);
     return summed / count;
