@@ -33,10 +33,14 @@ struct ChatExample
 std::vector<ChatExample> readChatJsonl(const std::string &path);
 
 // Text of everything before the last assistant message's content, ending with
-// "<|assistant|>\n" (what the model is prompted with).
+// "<|assistant|>\n" (what the model is prompted with). Earlier assistant turns end with
+// the literal "</s>" here; the tokenizing functions below put the EOS id there instead.
 std::string renderPrompt(const ChatExample &example);
 // The last assistant message's content (the expected answer).
 std::string answerText(const ChatExample &example);
+
+// Label of positions that take no part in the loss (PyTorch's cross-entropy ignore_index).
+inline constexpr int64_t kIgnoredLabel = -100;
 
 struct TokenizedExample
 {
@@ -49,5 +53,10 @@ struct TokenizedExample
 // prompt's tokens. Truncates to maxLength tokens when maxLength > 0.
 TokenizedExample tokenizeChat(const Tokenizer &tokenizer, const ChatExample &example,
                               int64_t maxLength = 0);
+
+// BOS + the prompt's tokens, as a model is prompted at generation time (EOS ids after
+// earlier assistant turns). For single-turn data this equals tokenizeChat's first
+// promptLength ids whenever the prompt's tokens are a prefix of prompt + answer's.
+std::vector<int64_t> tokenizePrompt(const Tokenizer &tokenizer, const ChatExample &example);
 
 } // namespace nugget

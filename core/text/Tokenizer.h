@@ -54,13 +54,22 @@ public:
     int64_t padId() const;   // -1 when the model has none
     const std::string &path() const { return m_path; }
 
-    // Where the plugin was loaded from (for diagnostics).
+    // Where the plugin was loaded from (for diagnostics); empty when it cannot be loaded.
     static std::string pluginPath();
 
 private:
     Tokenizer() = default;
+    void checkId(int64_t id) const;
+
     void *m_handle = nullptr;   // plugin-side processor
     std::string m_path;
+    // Copied from the model at load time: lookups while streaming need no plugin call.
+    std::vector<std::string> m_pieces;
+    std::vector<uint8_t> m_kinds;   // PieceKind bits, see Tokenizer.cpp
+    int64_t m_bos = -1;
+    int64_t m_eos = -1;
+    int64_t m_unk = -1;
+    int64_t m_pad = -1;
 };
 
 } // namespace nugget
