@@ -1,0 +1,236 @@
+#include "eval/TaskEvaluation.h"
+
+#include "Error.h"
+#include "model/Generation.h"
+#include "text/Tokenizer.h"
+
+#include <QRegularExpression>
+#include <QString>
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace nugget {
+
+EvalMetric parseEvalMetric(const std::string &name)
+{
+    if (name == "exact-match")
+        return EvalMetric::ExactMatch;
+    if (name == "answer-number")
+        return EvalMetric::AnswerNumber;
+    if (name == "choice")
+        return EvalMetric::Choice;
+    if (name == "perplexity")
+        return EvalMetric::Perplexity;
+    throw Error("unknown metric '" + name + "' (use exact-match, answer-number, choice or perplexity)");
+}
+
+std::string evalMetricName(EvalMetric metric)
+{
+    switch (metric) {
+    case EvalMetric::ExactMatch: return "exact-match";
+    case EvalMetric::AnswerNumber: return "answer-number";
+    case EvalMetric::Choice: return "choice";
+    case EvalMetric::Perplexity: return "perplexity";
+    }
+    return {};
+}
+
+std::string normaliseAnswer(const std::string &text)
+{
+    QString s = QString::fromStdString(text).trimmed().toCaseFolded();
+    if (s.endsWith(u'.'))
+        s.chop(1);
+    return s.trimmed().toStdString();
+}
+
+std::string extractAnswerNumber(const std::string &text)
+{
+    static const QRegularExpression pattern(QStringLiteral("answer is\\s*\\$?\\s*(-?[0-9][0-9,]*(?:\\.[0-9]+)?)"),
+                                            QRegularExpression::CaseInsensitiveOption);
+    QString last;
+    auto matches = pattern.globalMatch(QString::fromStdString(text));
+    while (matches.hasNext())
+        last = matches.next().captured(1);
+    last.remove(u',');
+    return last.toStdString();
+}
+
+namespace {
+
+size_t itemCount(size_t available, const EvalOptions &options)
+{
+    return options.limit > 0 ? std::min<size_t>(available, static_cast<size_t>(options.limit)) : available;
+}
+
+void step(Progress *progress, size_t done, size_t total)
+{
+    if (!progress)
+        return;
+    progress->checkCancelled();
+    progress->report(total ? static_cast<double>(done) / static_cast<double>(total) : 1.0,
+                     std::to_string(done) + "/" + std::to_string(total));
+}
+
+// Sum of log-probabilities of `continuation` after `context` (both token ids).
+double continuationLogLikelihood(LlamaForCausalLM &model, const std::vector<int64_t> &context,
+                                 const std::vector<int64_t> &continuation)
+{
+    std::vector<int64_t> ids = context;
+    ids.insert(ids.end(), continuation.begin(), continuation.end());
+    const auto logits = model->forward(torch::tensor(ids).unsqueeze(0))[0];
+    const auto logProbs = torch::log_softmax(logits.to(at::kDouble), -1);
+    double total = 0;
+    for (size_t i = 0; i < continuation.size(); ++i)
+        total += logProbs[static_cast<int64_t>(context.size() + i - 1)][continuation[i]].item<double>();
+    return total;
+}
+
+} // namespace
+
+EvalResult evaluateGenerated(LlamaForCausalLM &model, const Tokenizer &tokenizer,
+                             const std::vector<ChatExample> &examples, EvalMetric metric,
+                             const EvalOptions &options, Progress *progress)
+{
+    if (metric != EvalMetric::ExactMatch && metric != EvalMetric::AnswerNumber)
+        throw Error("evaluateGenerated handles exact-match and answer-number only");
+    torch::NoGradGuard noGrad;
+    model->eval();
+    EvalResult result;
+    result.metric = metric;
+    const size_t count = itemCount(examples.size(), options);
+    SamplingOptions greedy;
+    greedy.maxNewTokens = options.maxNewTokens;
+    greedy.stopIds = {tokenizer.eosId()};
+    for (size_t i = 0; i < count; ++i) {
+        step(progress, i, count);
+        const auto &example = examples[i];
+        auto generated = generate(model, tokenizePrompt(tokenizer, example), greedy);
+        if (!generated.empty() && generated.back() == tokenizer.eosId())
+            generated.pop_back();
+        EvalItem item;
+        item.id = example.id;
+        item.expected = answerText(example);
+        item.predicted = tokenizer.decode(generated);
+        if (metric == EvalMetric::ExactMatch) {
+            item.correct = normaliseAnswer(item.predicted) == normaliseAnswer(item.expected);
+        } else {
+            const auto expected = extractAnswerNumber(item.expected);
+            if (expected.empty())
+                throw Error("item '" + example.id + "' (line " + std::to_string(example.lineNumber) +
+                            "): the expected answer has no \"So the answer is N\"");
+            item.correct = extractAnswerNumber(item.predicted) == expected;
+        }
+        result.correct += item.correct;
+        result.details.push_back(std::move(item));
+    }
+    step(progress, count, count);
+    result.items = static_cast<int64_t>(count);
+    result.score = count ? static_cast<double>(result.correct) / static_cast<double>(count) : 0.0;
+    return result;
+}
+
+EvalResult evaluateChoice(LlamaForCausalLM &model, const Tokenizer &tokenizer,
+                          const std::vector<ChatExample> &examples, const EvalOptions &options, Progress *progress)
+{
+    static const QRegularExpression optionLine(QStringLiteral("^([A-Z])\\. "), QRegularExpression::MultilineOption);
+    torch::NoGradGuard noGrad;
+    model->eval();
+    EvalResult result;
+    result.metric = EvalMetric::Choice;
+    const size_t count = itemCount(examples.size(), options);
+    for (size_t i = 0; i < count; ++i) {
+        step(progress, i, count);
+        const auto &example = examples[i];
+        QStringList letters;
+        auto matches = optionLine.globalMatch(QString::fromStdString(renderPrompt(example)));
+        while (matches.hasNext())
+            letters << matches.next().captured(1);
+        if (letters.isEmpty())
+            letters = {QStringLiteral("A"), QStringLiteral("B"), QStringLiteral("C"), QStringLiteral("D")};
+        const auto prompt = tokenizePrompt(tokenizer, example);
+        const std::string promptText = renderPrompt(example);
+        const size_t promptTokens = tokenizer.encode(promptText).size();
+        double best = -INFINITY;
+        std::string choice;
+        for (const auto &letter : letters) {
+            // Tokenised together with the prompt, as in training, then split at the prompt.
+            const auto joint = tokenizer.encode(promptText + letter.toStdString());
+            std::vector<int64_t> answer(joint.begin() + static_cast<long>(std::min(promptTokens, joint.size())), joint.end());
+            answer.push_back(tokenizer.eosId());
+            const double score = continuationLogLikelihood(model, prompt, answer);
+            if (score > best) {
+                best = score;
+                choice = letter.toStdString();
+            }
+        }
+        EvalItem item{example.id, answerText(example), choice, false};
+        item.correct = normaliseAnswer(item.predicted) == normaliseAnswer(item.expected);
+        result.correct += item.correct;
+        result.details.push_back(std::move(item));
+    }
+    step(progress, count, count);
+    result.items = static_cast<int64_t>(count);
+    result.score = count ? static_cast<double>(result.correct) / static_cast<double>(count) : 0.0;
+    return result;
+}
+
+namespace {
+
+EvalResult perplexityOf(LlamaForCausalLM &model, const std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> &documents,
+                        Progress *progress)
+{
+    torch::NoGradGuard noGrad;
+    model->eval();
+    EvalResult result;
+    result.metric = EvalMetric::Perplexity;
+    double negativeLogLikelihood = 0;
+    const int64_t context = model->config().maxPositionEmbeddings;
+    for (size_t i = 0; i < documents.size(); ++i) {
+        step(progress, i, documents.size());
+        const auto &[ids, labels] = documents[i];
+        const int64_t length = std::min<int64_t>(static_cast<int64_t>(ids.size()), context);
+        const auto input = torch::tensor(std::vector<int64_t>(ids.begin(), ids.begin() + length)).unsqueeze(0);
+        const auto target = torch::tensor(std::vector<int64_t>(labels.begin(), labels.begin() + length)).unsqueeze(0);
+        const int64_t targets = target.narrow(1, 1, length - 1).ne(-100).sum().item<int64_t>();
+        if (targets == 0)
+            continue;
+        negativeLogLikelihood += causalLmLoss(model->forward(input), target).item<double>() * static_cast<double>(targets);
+        result.tokens += targets;
+    }
+    step(progress, documents.size(), documents.size());
+    result.items = static_cast<int64_t>(documents.size());
+    result.score = result.tokens ? std::exp(negativeLogLikelihood / static_cast<double>(result.tokens)) : NAN;
+    return result;
+}
+
+} // namespace
+
+EvalResult evaluatePerplexity(LlamaForCausalLM &model, const Tokenizer &tokenizer,
+                              const std::vector<std::string> &texts, const EvalOptions &options, Progress *progress)
+{
+    std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> documents;
+    for (size_t i = 0; i < itemCount(texts.size(), options); ++i) {
+        auto ids = tokenizer.encode(texts[i], true);
+        ids.push_back(tokenizer.eosId());
+        auto labels = ids;
+        labels[0] = kIgnoredLabel;
+        documents.emplace_back(std::move(ids), std::move(labels));
+    }
+    return perplexityOf(model, documents, progress);
+}
+
+EvalResult evaluateAnswerPerplexity(LlamaForCausalLM &model, const Tokenizer &tokenizer,
+                                    const std::vector<ChatExample> &examples, const EvalOptions &options,
+                                    Progress *progress)
+{
+    std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> documents;
+    for (size_t i = 0; i < itemCount(examples.size(), options); ++i) {
+        auto tokenized = tokenizeChat(tokenizer, examples[i]);
+        documents.emplace_back(std::move(tokenized.inputIds), std::move(tokenized.labels));
+    }
+    return perplexityOf(model, documents, progress);
+}
+
+} // namespace nugget

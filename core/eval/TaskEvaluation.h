@@ -1,0 +1,67 @@
+#pragma once
+// Task metrics: exact match of the generated answer, the number after "So the answer
+// is", multiple-choice log-likelihood, and perplexity.
+
+#include "jobs/Progress.h"
+#include "model/LlamaModel.h"
+#include "text/ChatDataset.h"
+
+#include <string>
+#include <vector>
+
+namespace nugget {
+
+class Tokenizer;
+
+enum class EvalMetric { ExactMatch, AnswerNumber, Choice, Perplexity };
+EvalMetric parseEvalMetric(const std::string &name);   // exact-match|answer-number|choice|perplexity
+std::string evalMetricName(EvalMetric metric);
+
+struct EvalItem
+{
+    std::string id;
+    std::string expected;
+    std::string predicted;
+    bool correct = false;
+};
+
+struct EvalResult
+{
+    EvalMetric metric = EvalMetric::ExactMatch;
+    double score = 0;          // accuracy in [0, 1], or perplexity
+    int64_t items = 0;
+    int64_t correct = 0;       // accuracy metrics only
+    int64_t tokens = 0;        // perplexity: tokens scored
+    std::vector<EvalItem> details;
+};
+
+struct EvalOptions
+{
+    int64_t maxNewTokens = 48;
+    int64_t limit = 0;         // evaluate only the first N items (0: all)
+};
+
+// Case, surrounding whitespace and final period are ignored.
+std::string normaliseAnswer(const std::string &text);
+// N from "... So the answer is N." (commas and a trailing period removed); empty if absent.
+std::string extractAnswerNumber(const std::string &text);
+
+// Greedy-decodes each example's prompt and compares with its last assistant message.
+EvalResult evaluateGenerated(LlamaForCausalLM &model, const Tokenizer &tokenizer,
+                             const std::vector<ChatExample> &examples, EvalMetric metric,
+                             const EvalOptions &options = {}, Progress *progress = nullptr);
+// Picks the option (letters from "A. ..." lines of the prompt, else A-D) whose answer
+// has the highest log-likelihood after the prompt.
+EvalResult evaluateChoice(LlamaForCausalLM &model, const Tokenizer &tokenizer,
+                          const std::vector<ChatExample> &examples, const EvalOptions &options = {},
+                          Progress *progress = nullptr);
+// exp(mean negative log-likelihood) over every token after BOS of each text.
+EvalResult evaluatePerplexity(LlamaForCausalLM &model, const Tokenizer &tokenizer,
+                              const std::vector<std::string> &texts, const EvalOptions &options = {},
+                              Progress *progress = nullptr);
+// Perplexity of chat examples on their answers only.
+EvalResult evaluateAnswerPerplexity(LlamaForCausalLM &model, const Tokenizer &tokenizer,
+                                    const std::vector<ChatExample> &examples, const EvalOptions &options = {},
+                                    Progress *progress = nullptr);
+
+} // namespace nugget
