@@ -5,10 +5,20 @@
 
 #include <QStringList>
 
+namespace nugget {
+struct TrainingStep;
+}
+
 namespace nugget::cli {
 
 int runInfo(const QStringList &arguments);
 int runGenerate(const QStringList &arguments);
+int runEval(const QStringList &arguments);
+int runPretrain(const QStringList &arguments);
+int runZoo(const QStringList &arguments);
 int runBench(const QStringList &arguments);
+
+// Prints a throttled progress line for a training step on stderr.
+void printTrainingStep(const TrainingStep &step);
 
 } // namespace nugget::cli
