@@ -19,8 +19,8 @@ int runZoo(const QStringList &arguments)
          QStringLiteral("resources/demo/recipe.json")},
         {QStringLiteral("out"), QStringLiteral("Output folder (tasks/, tokenizer.model, teacher/, student/, manifest.json)."),
          QStringLiteral("DIR")},
-        {QStringLiteral("only"), QStringLiteral("Retrain only one side: teacher or student (the world and tokenizer "
-                                                "are regenerated identically)."),
+        {QStringLiteral("only"), QStringLiteral("Train only one side: teacher or student, reusing the folder's world "
+                                                "and tokenizer when present."),
          QStringLiteral("SIDE")},
         {QStringLiteral("world-only"), QStringLiteral("Write the world and tokenizer, train no model.")},
         {QStringLiteral("device"), QStringLiteral("auto, cpu, cuda or cuda:N (default auto)."), QStringLiteral("DEVICE"),
@@ -40,6 +40,7 @@ int runZoo(const QStringList &arguments)
         throw Error("--only expects teacher or student, got '" + only.toStdString() + "'");
     options.trainTeacher = !parser.isSet(QStringLiteral("world-only")) && only != QLatin1String("student");
     options.trainStudent = !parser.isSet(QStringLiteral("world-only")) && only != QLatin1String("teacher");
+    options.reuseWorld = !only.isEmpty();
     options.log = [](const std::string &line) { std::fprintf(stderr, "%s\n", line.c_str()); };
     options.onStep = [](const std::string &, const TrainingStep &step) { printTrainingStep(step); };
 

@@ -7,11 +7,11 @@
 #include <QCryptographicHash>
 #include <QDir>
 #include <QDirIterator>
+#include <QFileInfo>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QSaveFile>
-#include <QTemporaryDir>
 
 #include <chrono>
 
@@ -95,29 +95,38 @@ QJsonObject buildDemo(const DemoRecipe &recipe, const std::string &outputDir, co
     if (!QDir().mkpath(out.path()))
         throw Error(outputDir + ": cannot create the folder");
 
-    log("world: generating into " + out.filePath(QLatin1String(demofile::Tasks)).toStdString());
     const auto tasks = out.filePath(QLatin1String(demofile::Tasks));
-    writeWorld(recipe.world, tasks.toStdString());
     auto task = [&](const char *name) { return QDir(tasks).filePath(QLatin1String(name)).toStdString(); };
-    progress.checkCancelled();
-
     const QString tokenizerPath = out.filePath(QStringLiteral("tokenizer.model"));
-    {
-        log("tokenizer: training a " + std::to_string(recipe.tokenizerVocab) + "-piece " + recipe.tokenizerModelType +
-            " model");
-        QTemporaryDir scratch;
+    const bool reuse = options.reuseWorld && QFileInfo::exists(tokenizerPath) &&
+                       QFileInfo::exists(QString::fromStdString(task(worldfile::WorldJson)));
+    if (reuse) {
+        log("world and tokenizer: reusing " + out.path().toStdString());
+    } else {
+        log("world: generating into " + tasks.toStdString());
+        writeWorld(recipe.world, tasks.toStdString());
+        progress.checkCancelled();
+
+        log("tokenizer: training a " + std::to_string(recipe.tokenizerVocab) + "-piece " +
+            recipe.tokenizerModelType + " model");
+        // sentencepiece records the model prefix inside the model: a fixed one inside
+        // the output folder keeps regenerated tokenizers byte-identical.
+        const QString scratch = out.filePath(QStringLiteral(".tokenizer-training"));
+        QDir(scratch).removeRecursively();
+        QDir().mkpath(scratch);
         TokenizerTrainingOptions training;
         training.inputFile = task(worldfile::TokenizerCorpus);
-        training.modelPrefix = scratch.filePath(QStringLiteral("tokenizer")).toStdString();
+        training.modelPrefix = QDir(scratch).filePath(QStringLiteral("tokenizer")).toStdString();
         training.vocabSize = recipe.tokenizerVocab;
         training.modelType = recipe.tokenizerModelType;
         training.userDefinedSymbols = {"<|system|>", "<|user|>", "<|assistant|>"};
         Tokenizer::train(training);
-        QFile trained(scratch.filePath(QStringLiteral("tokenizer.model")));
+        QFile trained(QDir(scratch).filePath(QStringLiteral("tokenizer.model")));
         QSaveFile target(tokenizerPath);
         if (!trained.open(QIODevice::ReadOnly) || !target.open(QIODevice::WriteOnly) ||
             target.write(trained.readAll()) < 0 || !target.commit())
             throw Error(tokenizerPath.toStdString() + ": cannot write the tokenizer");
+        QDir(scratch).removeRecursively();
     }
     const auto tokenizer = Tokenizer::load(tokenizerPath.toStdString());
     progress.checkCancelled();

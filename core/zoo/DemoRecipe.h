@@ -48,6 +48,9 @@ struct DemoBuildOptions
 {
     bool trainTeacher = true;
     bool trainStudent = true;
+    // Keep an existing tasks/ and tokenizer.model (e.g. to retrain one side, or to
+    // train both sides in two processes at once).
+    bool reuseWorld = false;
     at::Device device = at::kCPU;
     // Log lines (stage changes, training steps) for a console or a GUI log.
     std::function<void(const std::string &)> log;
