@@ -17,6 +17,8 @@ packages=(
   libhdf5-dev libsentencepiece-dev
   # headless display for GUI runs without a screen
   xvfb xauth
+  # tests that check sessions are readable by other tools
+  python3-h5py
 )
 
 missing=()

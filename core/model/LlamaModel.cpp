@@ -19,6 +19,11 @@ at::ScalarType accumulationType(at::ScalarType type)
 
 } // namespace
 
+LoraFactorImpl::LoraFactorImpl(const at::Tensor &value)
+{
+    weight = register_parameter("weight", value);
+}
+
 ProjectionImpl::ProjectionImpl(int64_t inFeatures, int64_t outFeatures)
 {
     weight = register_parameter("weight", torch::empty({outFeatures, inFeatures}));
@@ -26,7 +31,55 @@ ProjectionImpl::ProjectionImpl(int64_t inFeatures, int64_t outFeatures)
 
 at::Tensor ProjectionImpl::forward(const at::Tensor &x)
 {
-    return at::linear(x, weight);
+    auto y = at::linear(x, weight);
+    if (m_lora) {
+        const auto input = m_lora->dropout > 0 && is_training() ? at::dropout(x, m_lora->dropout, true) : x;
+        y = y + at::linear(at::linear(input, lora_A->weight), lora_B->weight) * m_lora->scaling();
+    }
+    return y;
+}
+
+namespace {
+
+void checkAdapterShapes(const std::string &what, const at::Tensor &a, const at::Tensor &b,
+                        std::vector<int64_t> expectedA, std::vector<int64_t> expectedB)
+{
+    if (a.sizes() != at::IntArrayRef(expectedA) || b.sizes() != at::IntArrayRef(expectedB))
+        throw Error(what + ": LoRA shapes A " + std::to_string(a.size(0)) + "x" + std::to_string(a.size(-1)) +
+                    " and B " + std::to_string(b.size(0)) + "x" + std::to_string(b.size(-1)) +
+                    " do not fit (expected A " + std::to_string(expectedA[0]) + "x" + std::to_string(expectedA[1]) +
+                    ", B " + std::to_string(expectedB[0]) + "x" + std::to_string(expectedB[1]) + ")");
+}
+
+} // namespace
+
+void ProjectionImpl::attachLora(const LoraSettings &settings, const at::Tensor &a, const at::Tensor &b)
+{
+    checkAdapterShapes("projection", a, b, {settings.rank, weight.size(1)}, {weight.size(0), settings.rank});
+    detachLora();
+    m_lora = settings;
+    lora_A = register_module("lora_A", LoraFactor(a.detach().to(weight.options()).clone()));
+    lora_B = register_module("lora_B", LoraFactor(b.detach().to(weight.options()).clone()));
+}
+
+void ProjectionImpl::detachLora()
+{
+    if (!m_lora)
+        return;
+    unregister_module("lora_A");
+    unregister_module("lora_B");
+    lora_A = nullptr;
+    lora_B = nullptr;
+    m_lora.reset();
+}
+
+void ProjectionImpl::mergeLora()
+{
+    if (!m_lora)
+        return;
+    torch::NoGradGuard noGrad;
+    weight.add_(at::matmul(lora_B->weight, lora_A->weight) * m_lora->scaling());
+    detachLora();
 }
 
 TokenEmbeddingImpl::TokenEmbeddingImpl(int64_t vocabSize, int64_t hiddenSize)
@@ -36,7 +89,40 @@ TokenEmbeddingImpl::TokenEmbeddingImpl(int64_t vocabSize, int64_t hiddenSize)
 
 at::Tensor TokenEmbeddingImpl::forward(const at::Tensor &ids)
 {
-    return at::embedding(weight, ids);
+    auto y = at::embedding(weight, ids);
+    if (m_lora)   // dropout is not applied to embeddings (as in PEFT)
+        y = y + at::matmul(at::embedding(lora_embedding_A->weight.t(), ids), lora_embedding_B->weight.t()) *
+                    m_lora->scaling();
+    return y;
+}
+
+void TokenEmbeddingImpl::attachLora(const LoraSettings &settings, const at::Tensor &a, const at::Tensor &b)
+{
+    checkAdapterShapes("embedding", a, b, {settings.rank, weight.size(0)}, {weight.size(1), settings.rank});
+    detachLora();
+    m_lora = settings;
+    lora_embedding_A = register_module("lora_embedding_A", LoraFactor(a.detach().to(weight.options()).clone()));
+    lora_embedding_B = register_module("lora_embedding_B", LoraFactor(b.detach().to(weight.options()).clone()));
+}
+
+void TokenEmbeddingImpl::detachLora()
+{
+    if (!m_lora)
+        return;
+    unregister_module("lora_embedding_A");
+    unregister_module("lora_embedding_B");
+    lora_embedding_A = nullptr;
+    lora_embedding_B = nullptr;
+    m_lora.reset();
+}
+
+void TokenEmbeddingImpl::mergeLora()
+{
+    if (!m_lora)
+        return;
+    torch::NoGradGuard noGrad;
+    weight.add_(at::matmul(lora_embedding_B->weight, lora_embedding_A->weight).t() * m_lora->scaling());
+    detachLora();
 }
 
 RMSNormImpl::RMSNormImpl(int64_t size, double eps_) : eps(eps_)

@@ -9,6 +9,7 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/pimpl.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,22 +24,71 @@ struct KVCache
     void clear() { keys.clear(); values.clear(); }
 };
 
-// y = x W^T for W [out, in]: the projection every transformer matrix is.
+// A low-rank adapter beside a frozen matrix W [out, in]: the layer computes
+// W x + scaling * B (A dropout(x)), with A [rank, in] and B [out, rank].
+struct LoraSettings
+{
+    int64_t rank = 16;
+    double alpha = 16;
+    double dropout = 0.0;
+    double scaling() const { return alpha / static_cast<double>(rank); }
+};
+
+// One factor of a LoRA adapter: a module holding one matrix, so that attaching and
+// removing adapters changes the parameter list (libtorch cannot unregister parameters).
+class LoraFactorImpl : public torch::nn::Module
+{
+public:
+    explicit LoraFactorImpl(const at::Tensor &value);
+    at::Tensor weight;
+};
+TORCH_MODULE(LoraFactor);
+
+// y = x W^T for W [out, in]: the projection every transformer matrix is, with an
+// optional LoRA adapter (parameters "lora_A.weight" and "lora_B.weight" once attached,
+// the names PEFT uses).
 class ProjectionImpl : public torch::nn::Module
 {
 public:
     ProjectionImpl(int64_t inFeatures, int64_t outFeatures);
     at::Tensor forward(const at::Tensor &x);
+
+    // Attaches an adapter initialised with A [rank, in] and B [out, rank].
+    void attachLora(const LoraSettings &settings, const at::Tensor &a, const at::Tensor &b);
+    void detachLora();
+    bool hasLora() const { return m_lora.has_value(); }
+    const LoraSettings &loraSettings() const { return *m_lora; }
+    // W += scaling * B A, then the adapter is removed.
+    void mergeLora();
+
     at::Tensor weight;
+    LoraFactor lora_A{nullptr}, lora_B{nullptr};
+
+private:
+    std::optional<LoraSettings> m_lora;
 };
 TORCH_MODULE(Projection);
 
+// Token embeddings [vocab, hidden] with an optional LoRA adapter
+// ("lora_embedding_A.weight" [rank, vocab], "lora_embedding_B.weight" [hidden, rank],
+// PEFT's convention: the delta weight is (B A)^T).
 class TokenEmbeddingImpl : public torch::nn::Module
 {
 public:
     TokenEmbeddingImpl(int64_t vocabSize, int64_t hiddenSize);
     at::Tensor forward(const at::Tensor &ids);
+
+    void attachLora(const LoraSettings &settings, const at::Tensor &a, const at::Tensor &b);
+    void detachLora();
+    bool hasLora() const { return m_lora.has_value(); }
+    const LoraSettings &loraSettings() const { return *m_lora; }
+    void mergeLora();
+
     at::Tensor weight;   // [vocab, hidden]
+    LoraFactor lora_embedding_A{nullptr}, lora_embedding_B{nullptr};
+
+private:
+    std::optional<LoraSettings> m_lora;
 };
 TORCH_MODULE(TokenEmbedding);
 

@@ -66,6 +66,9 @@ void saveModelFolder(LlamaForCausalLM &model, const std::string &dir, const Save
 
     std::vector<std::pair<std::string, at::Tensor>> tensors;
     for (const auto &item : model->named_parameters())
+        if (item.key().find(".lora_") != std::string::npos)
+            throw Error(dir + ": the model still has LoRA adapters attached; merge or detach them before saving");
+    for (const auto &item : model->named_parameters())
         tensors.emplace_back(item.key(), item.value().detach().to(at::kCPU, options.storageDtype));
     writeSafetensors(folder.filePath(QStringLiteral("model.safetensors")).toStdString(), tensors,
                      {{"format", "pt"}});

@@ -1,0 +1,57 @@
+#pragma once
+// The matrices of a LLaMA model that take LoRA adapters, by module kind, and helpers to
+// attach, freeze, collect and merge adapters across the model.
+
+#include "model/LlamaModel.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace nugget {
+
+enum class TargetModule { Q, K, V, O, Gate, Up, Down, Embed, Head };
+
+// "q", "k", "v", "o", "gate", "up", "down", "embed", "head".
+std::string targetModuleKey(TargetModule module);
+TargetModule parseTargetModule(const std::string &key);
+const std::vector<TargetModule> &allTargetModules();
+bool isAttention(TargetModule module);
+bool isFeedForward(TargetModule module);
+
+// What gets transferred: the paper's "origin" ablation.
+enum class TransferOrigin { All, FeedForward, Attention, Embedding };
+TransferOrigin parseTransferOrigin(const std::string &key);   // all|ffn|attention|embedding
+std::string transferOriginKey(TransferOrigin origin);
+std::set<TargetModule> modulesOf(TransferOrigin origin);
+
+// Hugging Face name of a target matrix: layer ignored for Embed and Head.
+std::string targetParameterName(TargetModule module, int64_t layer);
+
+struct TargetMatrix
+{
+    TargetModule module;
+    int64_t layer = -1;            // -1 for Embed and Head
+    std::string parameterName;     // e.g. "model.layers.3.mlp.up_proj.weight"
+};
+
+// Every target matrix the model has for `modules` (Head skipped when tied), in model
+// order: embedding, layers by depth (q k v o gate up down), head.
+std::vector<TargetMatrix> targetMatrices(const ModelConfig &config, const std::set<TargetModule> &modules);
+
+// Attaches A, B to the matrix named `parameterName` (shapes as for Projection /
+// TokenEmbedding). Throws Error for unknown names.
+void attachLora(LlamaForCausalLM &model, const std::string &parameterName, const LoraSettings &settings,
+                const at::Tensor &a, const at::Tensor &b);
+// Adds `delta` [out, in] (the weight's own layout) to the matrix's weight in place.
+void addToWeight(LlamaForCausalLM &model, const std::string &parameterName, const at::Tensor &delta);
+at::Tensor weightOf(LlamaForCausalLM &model, const std::string &parameterName);
+
+// requires_grad = false on everything but LoRA factors.
+void freezeAllButLora(LlamaForCausalLM &model);
+std::vector<at::Tensor> loraParameters(LlamaForCausalLM &model);
+// Every adapter merged into its weight and removed.
+void mergeAllLora(LlamaForCausalLM &model);
+void detachAllLora(LlamaForCausalLM &model);
+
+} // namespace nugget
