@@ -290,7 +290,8 @@ at::Tensor LlamaForCausalLMImpl::hiddenStates(const at::Tensor &inputIds, KVCach
 
 at::Tensor LlamaForCausalLMImpl::forward(const at::Tensor &inputIds, KVCache *cache)
 {
-    return at::linear(hiddenStates(inputIds, cache), headWeight());
+    const auto hidden = hiddenStates(inputIds, cache);
+    return lm_head ? lm_head->forward(hidden) : at::linear(hidden, model->embed_tokens->weight);
 }
 
 at::Tensor LlamaForCausalLMImpl::headWeight() const

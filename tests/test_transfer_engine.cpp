@@ -1,0 +1,380 @@
+// The transfer engine on tiny random models: sensitivity, layer selection, extraction
+// shapes, injection invariants (the model is unchanged at step 0), merging, PEFT
+// export, and LoRA training.
+
+#include "TestSupport.h"
+
+#include "Error.h"
+#include "io/PeftAdapter.h"
+#include "io/Safetensors.h"
+#include "model/LoraAdapters.h"
+#include "train/LoraTrainer.h"
+#include "transfer/Extraction.h"
+#include "transfer/Injection.h"
+#include "transfer/Sensitivity.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+
+#include <torch/torch.h>
+
+using namespace nugget;
+
+namespace {
+
+ModelConfig config(int64_t hidden, int64_t inter, int64_t layers, int64_t heads, int64_t kvHeads)
+{
+    ModelConfig c;
+    c.hiddenSize = hidden;
+    c.intermediateSize = inter;
+    c.numHiddenLayers = layers;
+    c.numAttentionHeads = heads;
+    c.numKeyValueHeads = kvHeads;
+    c.headDim = 8;
+    c.vocabSize = 48;
+    c.maxPositionEmbeddings = 64;
+    c.rmsNormEps = 1e-5;
+    return c;
+}
+
+ModelConfig teacherConfig() { return config(48, 96, 5, 6, 3); }
+ModelConfig studentConfig() { return config(32, 64, 3, 4, 2); }
+
+LlamaForCausalLM model(const ModelConfig &c, uint64_t seed)
+{
+    LlamaForCausalLM m(c);
+    initialiseWeights(m, 0.2, seed);
+    return m;
+}
+
+std::vector<SeedSample> seeds(int count, uint64_t seed)
+{
+    std::vector<SeedSample> samples;
+    torch::manual_seed(seed);
+    for (int i = 0; i < count; ++i) {
+        const auto ids = torch::randint(3, 48, {12}, torch::kLong);
+        SeedSample s;
+        s.inputIds.assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + 12);
+        s.inputIds[0] = 1;
+        s.labels = s.inputIds;
+        for (int t = 0; t < 7; ++t)
+            s.labels[t] = -100;
+        samples.push_back(s);
+    }
+    return samples;
+}
+
+at::Tensor logitsOf(LlamaForCausalLM &m)
+{
+    torch::NoGradGuard noGrad;
+    m->eval();
+    return m->forward(torch::tensor(std::vector<int64_t>{1, 5, 9, 14, 22, 31, 40, 7}).unsqueeze(0));
+}
+
+double maxDifference(const at::Tensor &a, const at::Tensor &b) { return (a - b).abs().max().item<double>(); }
+
+Extraction extract(LlamaForCausalLM &teacher, const SensitivityMap &scores, const ModelConfig &student,
+                   ReductionStructure structure, int64_t rank)
+{
+    auto params = teacher->named_parameters();
+    Progress progress;
+    ExtractionOptions options;
+    options.structure = structure;
+    options.rank = rank;
+    const auto selection = selectLayers(LayerStrategy::Sensitivity, scores.layerTotals(teacher->config().numHiddenLayers),
+                                        student.numHiddenLayers);
+    return extractKnowledge(
+        teacher->config(), [&](const std::string &n) { return params[n].detach(); },
+        [&](const std::string &n) { return scores.at(n); }, student, selection, options, progress);
+}
+
+} // namespace
+
+class TestTransferEngine : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void taylorScoresEqualSumOfWeightTimesGradient()
+    {
+        auto teacher = model(teacherConfig(), 1);
+        const auto samples = seeds(3, 2);
+        Progress progress;
+        std::vector<int64_t> reported;
+        const auto map = computeSensitivity(teacher, samples, {}, progress,
+                                            [&](const SensitivityProgress &p) { reported.push_back(p.sample); });
+        QCOMPARE(reported, (std::vector<int64_t>{1, 2, 3}));
+        QCOMPARE(map.samples, int64_t(3));
+
+        // Independent: per-sample gradients with autograd::grad, summed by hand.
+        auto params = teacher->named_parameters();
+        const std::string name = "model.layers.2.mlp.up_proj.weight";
+        auto expected = torch::zeros_like(params[name]);
+        for (const auto &s : samples) {
+            const auto loss = causalLmLoss(teacher->forward(torch::tensor(s.inputIds).unsqueeze(0)),
+                                           torch::tensor(s.labels).unsqueeze(0));
+            const auto grad = torch::autograd::grad({loss}, {params[name]})[0];
+            expected += (params[name].detach() * grad).abs();
+        }
+        QVERIFY(torch::allclose(map.at(name), expected, 1e-5, 1e-7));
+        QVERIFY(!params[name].grad().defined());   // no gradient left behind
+
+        const auto totals = map.layerTotals(5);
+        double layer2 = 0;
+        for (const auto &[n, s] : map.scores)
+            if (n.rfind("model.layers.2.", 0) == 0)
+                layer2 += s.sum().item<double>();
+        QVERIFY(std::abs(totals[2] - layer2) < 1e-6 * std::max(1.0, layer2));
+        QCOMPARE(map.layerModuleTotals(5).sizes(), (at::IntArrayRef{5, 9}));
+    }
+
+    void fisherAndMagnitudeScores()
+    {
+        auto teacher = model(teacherConfig(), 1);
+        Progress progress;
+        SensitivityOptions fisher;
+        fisher.metric = SensitivityMetric::Fisher;
+        const auto f = computeSensitivity(teacher, seeds(1, 2), fisher, progress);
+        auto params = teacher->named_parameters();
+        const auto s = seeds(1, 2)[0];
+        const auto loss = causalLmLoss(teacher->forward(torch::tensor(s.inputIds).unsqueeze(0)),
+                                       torch::tensor(s.labels).unsqueeze(0));
+        const auto grad = torch::autograd::grad({loss}, {params["lm_head.weight"]})[0];
+        QVERIFY(torch::allclose(f.at("lm_head.weight"), grad.square(), 1e-5, 1e-10));
+
+        SensitivityOptions magnitude;
+        magnitude.metric = SensitivityMetric::Magnitude;
+        const auto m = computeSensitivity(teacher, {}, magnitude, progress);
+        QVERIFY(torch::equal(m.at("model.norm.weight"), params["model.norm.weight"].detach().abs()));
+    }
+
+    void sensitivityCancelsBetweenSamples()
+    {
+        auto teacher = model(teacherConfig(), 1);
+        Progress progress;
+        int64_t done = 0;
+        QVERIFY_THROWS_EXCEPTION(Cancelled, computeSensitivity(teacher, seeds(5, 2), {}, progress,
+                                                               [&](const SensitivityProgress &p) {
+                                                                   done = p.sample;
+                                                                   if (p.sample == 2)
+                                                                       progress.cancel();
+                                                               }));
+        QCOMPARE(done, int64_t(2));
+        for (const auto &p : teacher->parameters())
+            QVERIFY(!p.grad().defined());
+    }
+
+    void layerSelectionStrategies()
+    {
+        const std::vector<double> scores{3, 9, 1, 9, 5};
+        QCOMPARE(selectLayers(LayerStrategy::Sensitivity, scores, 3).teacherLayers, (std::vector<int64_t>{1, 3, 4}));
+        // Ties: the shallower layer wins (stable order), then depth order.
+        QCOMPARE(selectLayers(LayerStrategy::Sensitivity, scores, 1).teacherLayers, (std::vector<int64_t>{1}));
+        QCOMPARE(selectLayers(LayerStrategy::Top, scores, 2).teacherLayers, (std::vector<int64_t>{0, 1}));
+        QCOMPARE(selectLayers(LayerStrategy::Last, scores, 2).teacherLayers, (std::vector<int64_t>{3, 4}));
+        const auto random = selectLayers(LayerStrategy::Random, scores, 3, 7).teacherLayers;
+        QCOMPARE(random, selectLayers(LayerStrategy::Random, scores, 3, 7).teacherLayers);
+        QVERIFY(std::is_sorted(random.begin(), random.end()));
+        QCOMPARE(selectLayers("0,2,4", scores, 3).teacherLayers, (std::vector<int64_t>{0, 2, 4}));
+        QVERIFY_THROWS_EXCEPTION(Error, selectLayers("0,2", scores, 3));
+        QVERIFY_THROWS_EXCEPTION(Error, selectLayers("0,2,9", scores, 3));
+        QVERIFY_THROWS_EXCEPTION(Error, selectLayers("1,1,2", scores, 3));
+        QVERIFY_THROWS_EXCEPTION(Error, selectLayers(LayerStrategy::Top, scores, 6));
+    }
+
+    void factorsGiveTheBestRankRApproximation()
+    {
+        torch::manual_seed(3);
+        const auto m = torch::randn({20, 12});
+        const auto reference = factorize(m, 4, FactorSplit::SingularValuesOnB);
+        const auto pissa = factorize(m, 4, FactorSplit::Balanced);
+        QCOMPARE(reference.a.sizes(), (at::IntArrayRef{4, 12}));
+        QCOMPARE(reference.b.sizes(), (at::IntArrayRef{20, 4}));
+        const auto [u, s, vh] = torch::linalg::svd(m.to(torch::kDouble), false, c10::nullopt);
+        const auto best = torch::matmul(u.narrow(1, 0, 4) * s.narrow(0, 0, 4), vh.narrow(0, 0, 4)).to(torch::kFloat);
+        QVERIFY(torch::allclose(torch::matmul(reference.b, reference.a), best, 1e-4, 1e-5));
+        QVERIFY(torch::allclose(torch::matmul(pissa.b, pissa.a), best, 1e-4, 1e-5));
+        // The reference split puts all of S on B: A's rows are orthonormal.
+        QVERIFY(torch::allclose(torch::matmul(reference.a, reference.a.t()), torch::eye(4), 1e-4, 1e-5));
+    }
+
+    void extractionMatchesStudentShapes_data()
+    {
+        QTest::addColumn<QString>("structure");
+        for (const char *s : {"submatrix", "rowcol", "neuron", "random"})
+            QTest::newRow(s) << QString::fromLatin1(s);
+    }
+
+    void extractionMatchesStudentShapes()
+    {
+        QFETCH(QString, structure);
+        auto teacher = model(teacherConfig(), 1);
+        Progress progress;
+        const auto scores = computeSensitivity(teacher, seeds(2, 2), {}, progress);
+        const auto student = studentConfig();
+        const auto extraction = extract(teacher, scores, student, parseReductionStructure(structure.toStdString()), 4);
+        QCOMPARE(extraction.matrices.size(), size_t(1 + 3 * 7 + 1));   // embed, 3 layers x 7, head
+        for (const auto &m : extraction.matrices) {
+            const auto shape = targetShape(student, m.student.module);
+            QCOMPARE(static_cast<int64_t>(m.indices.rows.size()), shape[0]);
+            QCOMPARE(static_cast<int64_t>(m.indices.cols.size()), shape[1]);
+            QCOMPARE(m.factors.b.sizes(), (at::IntArrayRef{shape[0], 4}));
+            QCOMPARE(m.factors.a.sizes(), (at::IntArrayRef{4, shape[1]}));
+            if (m.student.layer >= 0)
+                QVERIFY(m.teacherParameter.find("layers." + std::to_string(
+                            extraction.selection.teacherLayers[static_cast<size_t>(m.student.layer)]) + ".") !=
+                        std::string::npos);
+        }
+    }
+
+    void extractionRefusesMismatchedVocabularies()
+    {
+        auto teacher = model(teacherConfig(), 1);
+        Progress progress;
+        const auto scores = computeSensitivity(teacher, {}, {SensitivityMetric::Magnitude}, progress);
+        auto student = studentConfig();
+        student.vocabSize = 50;
+        QVERIFY_THROWS_EXCEPTION(Error, extract(teacher, scores, student, ReductionStructure::Submatrix, 4));
+    }
+
+    void injectionLeavesTheStudentUnchangedAtStepZero_data()
+    {
+        QTest::addColumn<QString>("init");
+        for (const char *s : {"transfer", "lora", "own-svd"})
+            QTest::newRow(s) << QString::fromLatin1(s);
+    }
+
+    void injectionLeavesTheStudentUnchangedAtStepZero()
+    {
+        QFETCH(QString, init);
+        auto teacher = model(teacherConfig(), 1);
+        auto student = model(studentConfig(), 5);
+        const auto before = logitsOf(student);
+        Progress progress;
+        const auto scores = computeSensitivity(teacher, seeds(2, 2), {}, progress);
+        LoraSettings lora{4, 8, 0.0};
+        const auto kind = parseAdapterInit(init.toStdString());
+        if (kind == AdapterInit::Transfer)
+            injectTransfer(student, extract(teacher, scores, student->config(), ReductionStructure::Submatrix, 4), lora);
+        else if (kind == AdapterInit::Plain)
+            injectPlainLora(student, modulesOf(TransferOrigin::All), lora, 3);
+        else
+            injectOwnSvd(student, modulesOf(TransferOrigin::All), lora);
+        QCOMPARE(loraParameters(student).size(), size_t(2 * (1 + 3 * 7 + 1)));
+        const double difference = maxDifference(before, logitsOf(student));
+        QVERIFY2(difference < 1e-5, qPrintable(QString::number(difference)));
+    }
+
+    void mergedModelEqualsBasePlusAdapter()
+    {
+        auto student = model(studentConfig(), 5);
+        injectOwnSvd(student, modulesOf(TransferOrigin::All), {4, 8, 0.0});
+        {
+            torch::NoGradGuard noGrad;   // stand-in for training: move every factor
+            for (auto &p : loraParameters(student))
+                p.add_(torch::randn_like(p) * 0.05);
+        }
+        const auto adapted = logitsOf(student);
+        mergeAllLora(student);
+        QVERIFY(loraParameters(student).empty());
+        const double difference = maxDifference(adapted, logitsOf(student));
+        QVERIFY2(difference < 1e-4, qPrintable(QString::number(difference)));
+    }
+
+    void peftExportFollowsTheConventionAndRoundTrips()
+    {
+        auto base = model(studentConfig(), 5);
+        auto student = model(studentConfig(), 5);
+        injectPlainLora(student, modulesOf(TransferOrigin::All), {4, 8, 0.0}, 3);
+        {
+            torch::NoGradGuard noGrad;
+            for (auto &p : loraParameters(student))
+                p.add_(torch::randn_like(p) * 0.05);
+        }
+        QTemporaryDir dir;
+        writePeftAdapter(dir.path().toStdString(), adapterOf(student, "student"));
+
+        const auto file = SafetensorsFile::open((dir.path() + QStringLiteral("/adapter_model.safetensors")).toStdString());
+        const auto *q = file->find("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight");
+        QVERIFY(q);
+        QCOMPARE(q->shape, (std::vector<int64_t>{4, 32}));
+        QCOMPARE(file->find("base_model.model.model.layers.1.self_attn.k_proj.lora_B.weight")->shape,
+                 (std::vector<int64_t>{16, 4}));   // 2 kv heads x 8
+        QCOMPARE(file->find("base_model.model.model.layers.0.mlp.down_proj.lora_A.weight")->shape,
+                 (std::vector<int64_t>{4, 64}));
+        QCOMPARE(file->find("base_model.model.model.embed_tokens.lora_embedding_A")->shape, (std::vector<int64_t>{4, 48}));
+        QCOMPARE(file->find("base_model.model.model.embed_tokens.lora_embedding_B")->shape, (std::vector<int64_t>{32, 4}));
+        QCOMPARE(file->find("base_model.model.lm_head.lora_B.weight")->shape, (std::vector<int64_t>{48, 4}));
+        QFile config(dir.path() + QStringLiteral("/adapter_config.json"));
+        QVERIFY(config.open(QIODevice::ReadOnly));
+        const auto json = QJsonDocument::fromJson(config.readAll()).object();
+        QCOMPARE(json.value(QStringLiteral("peft_type")).toString(), QStringLiteral("LORA"));
+        QCOMPARE(json.value(QStringLiteral("r")).toInt(), 4);
+        QCOMPARE(json.value(QStringLiteral("target_modules")).toArray().size(), 9);
+
+        attachAdapter(base, readPeftAdapter(dir.path().toStdString()));
+        QVERIFY(maxDifference(logitsOf(base), logitsOf(student)) < 1e-6);
+    }
+
+    void deltaAdapterReproducesTheTrainedStudent()
+    {
+        auto base = model(studentConfig(), 5);
+        auto student = model(studentConfig(), 5);
+        const LoraSettings lora{4, 8, 0.0};
+        const auto initial = injectOwnSvd(student, modulesOf(TransferOrigin::FeedForward), lora);
+        {
+            torch::NoGradGuard noGrad;
+            for (auto &p : loraParameters(student))
+                p.add_(torch::randn_like(p) * 0.05);
+        }
+        PeftAdapter delta;
+        delta.settings = lora;
+        for (const auto &[name, f] : initial)
+            delta.factors[name] = {f.a, -f.b};
+        const auto trained = adapterOf(student, "student");
+        // base + delta, merged, then + trained: the fine-tuned student.
+        attachAdapter(base, delta);
+        mergeAllLora(base);
+        attachAdapter(base, trained);
+        QVERIFY(maxDifference(logitsOf(base), logitsOf(student)) < 1e-5);
+    }
+
+    void loraTrainingLowersTheLossAndCancels()
+    {
+        auto student = model(studentConfig(), 5);
+        injectPlainLora(student, modulesOf(TransferOrigin::All), {4, 8, 0.0}, 3);
+        std::vector<TrainingDocument> train;
+        for (const auto &s : seeds(16, 9))
+            train.push_back({s.inputIds, s.labels});
+        LoraTrainingOptions options;
+        options.epochs = 8;
+        options.batchSize = 8;
+        options.microBatchSize = 4;
+        options.learningRate = 1e-2;
+        options.padId = 2;
+        const double before = documentsLoss(student, train, 4, 2);
+        Progress progress;
+        const auto result = trainLora(student, train, train, options, progress);
+        QCOMPARE(result.steps.size(), size_t(16));
+        QVERIFY2(result.evaluations.back().loss < 0.7 * before,
+                 qPrintable(QStringLiteral("%1 -> %2").arg(before).arg(result.evaluations.back().loss)));
+        // Base weights stayed frozen.
+        for (const auto &item : student->named_parameters())
+            QCOMPARE(item.value().requires_grad(), item.key().find(".lora_") != std::string::npos);
+
+        Progress cancelling;
+        int64_t last = 0;
+        QVERIFY_THROWS_EXCEPTION(Cancelled, trainLora(student, train, {}, options, cancelling,
+                                                      [&](const TrainingStep &s) {
+                                                          last = s.step;
+                                                          if (s.step == 3)
+                                                              cancelling.cancel();
+                                                      }));
+        QCOMPARE(last, int64_t(3));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestTransferEngine)
+#include "test_transfer_engine.moc"
