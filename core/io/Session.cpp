@@ -1,0 +1,1057 @@
+#include "io/Session.h"
+
+#include "Error.h"
+
+#include <H5Cpp.h>
+
+#include <QByteArray>
+#include <QJsonDocument>
+#include <QJsonParseError>
+#include <QJsonValue>
+#include <QRandomGenerator>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+namespace fs = std::filesystem;
+
+namespace nugget {
+
+namespace {
+
+// ---------------------------------------------------------------------------------
+// Error reporting. HDF5's default handler prints its whole error stack to stderr. We
+// replace it with one that prints nothing and keeps the most specific message (e.g.
+// "file signature not found") for our Error text. It has to be captured when the
+// failing call returns: the C++ wrappers' destructors run during unwinding, call the
+// library again and thereby clear the error stack before a catch block could read it.
+// The handler is per thread in HDF5's thread-safe build, so every operation sets it.
+
+thread_local std::string t_hdf5Reason;
+
+herr_t keepInnermost(unsigned n, const H5E_error2_t *entry, void *data)
+{
+    if (n == 0 && entry && entry->desc && *entry->desc)
+        *static_cast<std::string *>(data) = entry->desc;
+    return 0;
+}
+
+herr_t recordHdf5Error(hid_t stack, void *)
+{
+    std::string reason;
+    H5Ewalk2(stack, H5E_WALK_UPWARD, keepInnermost, &reason);   // innermost first
+    if (!reason.empty())
+        t_hdf5Reason = reason;
+    return 0;
+}
+
+void quietHdf5()
+{
+    H5::Exception::dontPrint();
+    H5Eset_auto2(H5E_DEFAULT, recordHdf5Error, nullptr);
+    t_hdf5Reason.clear();
+}
+
+std::string hdf5Reason(const H5::Exception &e)
+{
+    if (!t_hdf5Reason.empty())
+        return t_hdf5Reason;
+    std::string detail = e.getDetailMsg();
+    return detail.empty() ? std::string("HDF5 error") : detail;
+}
+
+// Runs `fn` and turns HDF5 and torch exceptions into Error "<path>: cannot <what>: ...".
+template <typename F>
+auto guarded(const std::string &path, const std::string &what, F &&fn) -> decltype(fn())
+{
+    quietHdf5();
+    try {
+        return fn();
+    } catch (const H5::Exception &e) {
+        throw Error(path + ": cannot " + what + ": " + hdf5Reason(e));
+    } catch (const c10::Error &e) {
+        throw Error(path + ": cannot " + what + ": " + e.what_without_backtrace());
+    }
+}
+
+// For C calls: negative means failure; the recorded reason explains it.
+template <typename T>
+T check(T result, const char *function)
+{
+    if (result < 0)
+        throw H5::Exception(function, std::string(function) + " failed");
+    return result;
+}
+
+// Owns a plain C identifier (property list, file, ...).
+class Handle
+{
+public:
+    explicit Handle(hid_t id) : m_id(id) {}
+    ~Handle()
+    {
+        if (m_id >= 0)
+            H5Idec_ref(m_id);
+    }
+    Handle(const Handle &) = delete;
+    Handle &operator=(const Handle &) = delete;
+    hid_t get() const { return m_id; }
+    void close()
+    {
+        if (m_id >= 0)
+            check(H5Idec_ref(m_id), "H5Idec_ref");
+        m_id = -1;
+    }
+
+private:
+    hid_t m_id;
+};
+
+// ---------------------------------------------------------------------------------
+// Small typed helpers over the C++ API.
+
+H5::StrType utf8Type()
+{
+    H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+    type.setCset(H5T_CSET_UTF8);
+    return type;
+}
+
+H5::FileAccPropList fileAccess()
+{
+    H5::FileAccPropList fapl;
+    // File systems without flock (some NFS mounts) must not make sessions unreadable.
+    check(H5Pset_file_locking(fapl.getId(), true, true), "H5Pset_file_locking");
+    return fapl;
+}
+
+bool hasLink(const H5::Group &group, const std::string &name)
+{
+    return check(H5Lexists(group.getId(), name.c_str(), H5P_DEFAULT), "H5Lexists") > 0;
+}
+
+// The group at a slash-separated path below `root`, or nothing when any part is absent.
+std::optional<H5::Group> findGroup(const H5::Group &root, const std::vector<std::string> &parts)
+{
+    H5::Group group = root;
+    for (const std::string &part : parts) {
+        if (!hasLink(group, part))
+            return std::nullopt;
+        if (group.childObjType(part) != H5O_TYPE_GROUP)
+            return std::nullopt;
+        group = group.openGroup(part);
+    }
+    return group;
+}
+
+bool hasDataset(const H5::Group &group, const std::string &name)
+{
+    return hasLink(group, name) && group.childObjType(name) == H5O_TYPE_DATASET;
+}
+
+// Creates missing groups on the way; new groups track link creation order so that
+// listings come back in the order things were written.
+H5::Group ensureGroup(const H5::Group &root, const std::vector<std::string> &parts)
+{
+    H5::Group group = root;
+    for (const std::string &part : parts) {
+        if (hasLink(group, part)) {
+            group = group.openGroup(part);
+            continue;
+        }
+        Handle gcpl(check(H5Pcreate(H5P_GROUP_CREATE), "H5Pcreate"));
+        check(H5Pset_link_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED),
+              "H5Pset_link_creation_order");
+        Handle id(check(H5Gcreate2(group.getId(), part.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT),
+                        "H5Gcreate2"));
+        group = H5::Group(id.get());   // the wrapper takes its own reference
+    }
+    return group;
+}
+
+void removeLink(const H5::Group &group, const std::string &name)
+{
+    if (hasLink(group, name))
+        group.unlink(name);
+}
+
+herr_t collectLinkName(hid_t, const char *name, const H5L_info_t *, void *data)
+{
+    static_cast<std::vector<std::string> *>(data)->push_back(name);
+    return 0;
+}
+
+std::vector<std::string> linkNames(const H5::Group &group)
+{
+    unsigned flags = 0;
+    {
+        Handle gcpl(check(H5Gget_create_plist(group.getId()), "H5Gget_create_plist"));
+        check(H5Pget_link_creation_order(gcpl.get(), &flags), "H5Pget_link_creation_order");
+    }
+    // Groups made by other tools may lack the creation-order index: fall back to names.
+    const H5_index_t index = (flags & H5P_CRT_ORDER_INDEXED) ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME;
+    std::vector<std::string> names;
+    hsize_t position = 0;
+    check(H5Literate(group.getId(), index, H5_ITER_INC, &position, collectLinkName, &names),
+          "H5Literate");
+    return names;
+}
+
+void writeStringAttribute(const H5::H5Object &object, const std::string &name, const std::string &value)
+{
+    if (object.attrExists(name))
+        object.removeAttr(name);
+    const H5::StrType type = utf8Type();
+    H5::Attribute attribute = object.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
+    attribute.write(type, value);
+}
+
+void writeIntAttribute(const H5::H5Object &object, const std::string &name, int64_t value)
+{
+    if (object.attrExists(name))
+        object.removeAttr(name);
+    H5::Attribute attribute =
+        object.createAttribute(name, H5::PredType::STD_I64LE, H5::DataSpace(H5S_SCALAR));
+    attribute.write(H5::PredType::NATIVE_INT64, &value);
+}
+
+void writeStringListAttribute(const H5::H5Object &object, const std::string &name,
+                              const std::vector<std::string> &values)
+{
+    if (object.attrExists(name))
+        object.removeAttr(name);
+    const H5::StrType type = utf8Type();
+    const hsize_t count = values.size();
+    H5::Attribute attribute = object.createAttribute(name, type, H5::DataSpace(1, &count));
+    if (values.empty())
+        return;
+    std::vector<const char *> pointers;
+    pointers.reserve(values.size());
+    for (const std::string &value : values)
+        pointers.push_back(value.c_str());
+    attribute.write(type, pointers.data());
+}
+
+// Absent attributes and attributes of the wrong kind throw Error naming the object.
+H5::Attribute openAttribute(const std::string &path, const H5::H5Object &object,
+                            const std::string &objectName, const std::string &name,
+                            H5T_class_t expected)
+{
+    if (!object.attrExists(name))
+        throw Error(path + ": " + objectName + " has no attribute \"" + name + "\"");
+    H5::Attribute attribute = object.openAttribute(name);
+    if (attribute.getTypeClass() != expected)
+        throw Error(path + ": attribute \"" + name + "\" of " + objectName + " has the wrong type ("
+                    + (expected == H5T_STRING ? "expected a string" : "expected an integer") + ")");
+    return attribute;
+}
+
+std::string readStringAttribute(const std::string &path, const H5::H5Object &object,
+                                const std::string &objectName, const std::string &name)
+{
+    H5::Attribute attribute = openAttribute(path, object, objectName, name, H5T_STRING);
+    std::string value;
+    attribute.read(attribute.getStrType(), value);
+    return value;
+}
+
+int64_t readIntAttribute(const std::string &path, const H5::H5Object &object,
+                         const std::string &objectName, const std::string &name)
+{
+    H5::Attribute attribute = openAttribute(path, object, objectName, name, H5T_INTEGER);
+    int64_t value = 0;
+    attribute.read(H5::PredType::NATIVE_INT64, &value);
+    return value;
+}
+
+std::vector<std::string> readStringListAttribute(const std::string &path, const H5::H5Object &object,
+                                                 const std::string &objectName, const std::string &name)
+{
+    H5::Attribute attribute = openAttribute(path, object, objectName, name, H5T_STRING);
+    const H5::StrType type = attribute.getStrType();
+    if (!type.isVariableStr())
+        throw Error(path + ": attribute \"" + name + "\" of " + objectName
+                    + " is not a variable-length string list");
+    const H5::DataSpace space = attribute.getSpace();
+    const hssize_t count = space.getSimpleExtentNpoints();
+    std::vector<char *> pointers(size_t(std::max<hssize_t>(count, 0)), nullptr);
+    if (pointers.empty())
+        return {};
+    attribute.read(type, pointers.data());
+    std::vector<std::string> values;
+    values.reserve(pointers.size());
+    for (char *p : pointers)
+        values.emplace_back(p ? p : "");
+    H5Dvlen_reclaim(type.getId(), space.getId(), H5P_DEFAULT, pointers.data());
+    return values;
+}
+
+void writeStringDataset(const H5::Group &group, const std::string &name, const std::string &text)
+{
+    removeLink(group, name);
+    const H5::StrType type = utf8Type();
+    H5::DataSet dataset = group.createDataSet(name, type, H5::DataSpace(H5S_SCALAR));
+    dataset.write(text, type);
+}
+
+std::string readStringDataset(const H5::DataSet &dataset)
+{
+    std::string text;
+    dataset.read(text, dataset.getStrType());
+    return text;
+}
+
+// Chunks of about 1 MiB of float32, spanning whole trailing dimensions where possible.
+std::vector<hsize_t> chunkShape(const std::vector<hsize_t> &dims)
+{
+    constexpr hsize_t kBudget = hsize_t(1) << 18;
+    std::vector<hsize_t> chunk(dims);
+    for (size_t i = 0; i < chunk.size(); ++i) {
+        hsize_t inner = 1;
+        for (size_t j = i + 1; j < dims.size(); ++j)
+            inner *= dims[j];
+        if (inner >= kBudget) {
+            chunk[i] = 1;
+            continue;
+        }
+        chunk[i] = std::min(dims[i], std::max<hsize_t>(1, kBudget / inner));
+        break;
+    }
+    return chunk;
+}
+
+bool compressionAvailable()
+{
+    return H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0 && H5Zfilter_avail(H5Z_FILTER_SHUFFLE) > 0;
+}
+
+// Writes a CPU contiguous tensor of the C type matching `memType`; replaces `name`.
+void writeArray(const H5::Group &group, const std::string &name, const at::Tensor &data,
+                const H5::PredType &fileType, const H5::PredType &memType, bool compress)
+{
+    removeLink(group, name);
+    std::vector<hsize_t> dims(data.sizes().begin(), data.sizes().end());
+    const H5::DataSpace space = dims.empty() ? H5::DataSpace(H5S_SCALAR)
+                                             : H5::DataSpace(int(dims.size()), dims.data());
+    H5::DSetCreatPropList dcpl;
+    if (compress && !dims.empty() && data.numel() > 0 && compressionAvailable()) {
+        const std::vector<hsize_t> chunk = chunkShape(dims);
+        dcpl.setChunk(int(chunk.size()), chunk.data());
+        dcpl.setShuffle();
+        dcpl.setDeflate(1);
+    }
+    H5::DataSet dataset = group.createDataSet(name, fileType, space, dcpl);
+    if (data.numel() > 0)   // HDF5 rejects a null buffer even for zero elements
+        dataset.write(data.data_ptr(), memType);
+}
+
+// Reads a numeric dataset into a new CPU tensor of `dtype` (HDF5 converts the values).
+at::Tensor readArray(const std::string &path, const H5::DataSet &dataset, const std::string &where,
+                     c10::ScalarType dtype, const H5::PredType &memType, H5T_class_t expected)
+{
+    const H5T_class_t found = dataset.getTypeClass();
+    if (found != expected && !(expected == H5T_FLOAT && found == H5T_INTEGER))
+        throw Error(path + ": " + where + " is not " + (expected == H5T_FLOAT ? "floating-point" : "integer")
+                    + " data");
+    const H5::DataSpace space = dataset.getSpace();
+    const int rank = space.getSimpleExtentNdims();
+    std::vector<hsize_t> dims(size_t(std::max(rank, 0)));
+    if (rank > 0)
+        space.getSimpleExtentDims(dims.data());
+    std::vector<int64_t> sizes(dims.begin(), dims.end());
+    at::Tensor out = at::empty(sizes, at::TensorOptions().dtype(dtype));
+    if (out.numel() > 0)
+        dataset.read(out.data_ptr(), memType);
+    return out;
+}
+
+// A tensor as a CPU contiguous tensor of `dtype`; rejects what cannot be stored as numbers.
+at::Tensor hostCopy(const std::string &path, const std::string &what, const at::Tensor &t,
+                    c10::ScalarType dtype)
+{
+    if (!t.defined())
+        throw Error(path + ": cannot " + what + ": no tensor given");
+    if (t.is_complex())
+        throw Error(path + ": cannot " + what + ": complex tensors are not supported");
+    return t.detach().to(at::kCPU, dtype).contiguous();
+}
+
+at::Tensor int64Tensor(const std::vector<int64_t> &values)
+{
+    return at::tensor(c10::ArrayRef<int64_t>(values), at::TensorOptions().dtype(at::kLong))
+        .reshape({int64_t(values.size())});
+}
+
+std::vector<int64_t> int64Vector(const at::Tensor &t)
+{
+    const int64_t *p = t.data_ptr<int64_t>();
+    return std::vector<int64_t>(p, p + t.numel());
+}
+
+QJsonObject parseJsonObject(const std::string &path, const std::string &where, const std::string &text)
+{
+    QJsonParseError error{};
+    const QJsonDocument document = QJsonDocument::fromJson(QByteArray::fromStdString(text), &error);
+    if (error.error != QJsonParseError::NoError)
+        throw Error(path + ": " + where + " is not valid JSON: " + error.errorString().toStdString());
+    if (!document.isObject())
+        throw Error(path + ": " + where + " is not a JSON object");
+    return document.object();
+}
+
+std::string jsonText(const QJsonObject &object)
+{
+    return QJsonDocument(object).toJson(QJsonDocument::Indented).toStdString();
+}
+
+void checkName(const std::string &path, const std::string &what, const std::string &kind,
+               const std::string &name)
+{
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos
+        || name.find('\0') != std::string::npos)
+        throw Error(path + ": cannot " + what + ": invalid " + kind + " name \"" + name
+                    + "\" (it must not be empty, \".\", \"..\" or contain '/')");
+}
+
+void checkSide(const std::string &path, const std::string &side)
+{
+    if (side != "teacher" && side != "student")
+        throw Error(path + ": unknown model side \"" + side + "\" (expected teacher or student)");
+}
+
+std::string temporaryName(const std::string &path)
+{
+    char suffix[16];
+    std::snprintf(suffix, sizeof suffix, "%08x", QRandomGenerator::system()->generate());
+    return path + ".tmp-" + suffix;
+}
+
+// Flushes a closed file's data to disk; the rename that follows must not publish a file
+// whose blocks are still only in the page cache.
+bool syncFile(const std::string &file, bool directory)
+{
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
+    if (fd < 0)
+        return false;
+    const bool ok = ::fsync(fd) == 0;
+    ::close(fd);
+    return ok;
+}
+
+std::string parentFolder(const std::string &path)
+{
+    const fs::path parent = fs::path(path).parent_path();
+    return parent.empty() ? std::string(".") : parent.string();
+}
+
+void writeRootAttributes(const H5::Group &root)
+{
+    writeStringAttribute(root, "format", Session::kFormat);
+    writeIntAttribute(root, "version", Session::kVersion);
+#ifdef NUGGET_VERSION
+    writeStringAttribute(root, "writer", std::string("Nugget ") + NUGGET_VERSION);
+#else
+    writeStringAttribute(root, "writer", "Nugget");
+#endif
+}
+
+// Opens an HDF5 file and checks it is a session this build can read.
+std::unique_ptr<H5::H5File> openSessionFile(const std::string &displayPath, const std::string &file,
+                                            unsigned flags)
+{
+    std::error_code ec;
+    if (!fs::exists(file, ec))
+        throw Error(displayPath + ": no such file");
+    if (fs::is_directory(file, ec))
+        throw Error(displayPath + ": is a folder, not a session file");
+    if (fs::file_size(file, ec) == 0 && !ec)
+        throw Error(displayPath + ": the file is empty, not a Nugget session");
+
+    std::unique_ptr<H5::H5File> h5;
+    quietHdf5();
+    try {
+        h5 = std::make_unique<H5::H5File>(file, flags, H5::FileCreatPropList::DEFAULT, fileAccess());
+    } catch (const H5::Exception &e) {
+        throw Error(displayPath + ": cannot open the session (not an HDF5 file, or a damaged one): "
+                    + hdf5Reason(e));
+    }
+    return guarded(displayPath, "open the session", [&] {
+        const H5::Group root = h5->openGroup("/");
+        if (!root.attrExists("format"))
+            throw Error(displayPath + ": an HDF5 file but not a Nugget session (no root attribute "
+                        "\"format\" = \"" + Session::kFormat + "\")");
+        const std::string format = readStringAttribute(displayPath, root, "the root group", "format");
+        if (format != Session::kFormat)
+            throw Error(displayPath + ": not a Nugget session (its format is \"" + format
+                        + "\", expected \"" + Session::kFormat + "\")");
+        const int64_t version = readIntAttribute(displayPath, root, "the root group", "version");
+        if (version > Session::kVersion)
+            throw Error(displayPath + ": session version " + std::to_string(version)
+                        + " was written by a newer Nugget; this build reads up to version "
+                        + std::to_string(Session::kVersion));
+        if (version < 1)
+            throw Error(displayPath + ": invalid session version " + std::to_string(version));
+        return std::move(h5);
+    });
+}
+
+herr_t copyAttribute(hid_t location, const char *name, const H5A_info_t *, void *data)
+{
+    const hid_t target = *static_cast<hid_t *>(data);
+    Handle attribute(H5Aopen(location, name, H5P_DEFAULT));
+    if (attribute.get() < 0)
+        return -1;
+    Handle fileType(H5Aget_type(attribute.get()));
+    Handle memType(H5Tget_native_type(fileType.get(), H5T_DIR_DEFAULT));
+    Handle space(H5Aget_space(attribute.get()));
+    if (fileType.get() < 0 || memType.get() < 0 || space.get() < 0)
+        return -1;
+    const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+    std::vector<unsigned char> buffer(size_t(std::max<hssize_t>(count, 1)) * H5Tget_size(memType.get()));
+    if (H5Aread(attribute.get(), memType.get(), buffer.data()) < 0)
+        return -1;
+    Handle copy(H5Acreate2(target, name, fileType.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
+    const bool ok = copy.get() >= 0 && H5Awrite(copy.get(), memType.get(), buffer.data()) >= 0;
+    if (H5Tdetect_class(memType.get(), H5T_VLEN) > 0 || H5Tis_variable_str(memType.get()) > 0)
+        H5Dvlen_reclaim(memType.get(), space.get(), H5P_DEFAULT, buffer.data());
+    return ok ? 0 : -1;
+}
+
+// Copies every object into a fresh file, leaving behind the space of replaced items.
+void compactInto(const H5::H5File &source, const std::string &target)
+{
+    Handle fcpl(check(H5Fget_create_plist(source.getId()), "H5Fget_create_plist"));
+    const H5::FileAccPropList fapl = fileAccess();
+    Handle file(check(H5Fcreate(target.c_str(), H5F_ACC_EXCL, fcpl.get(), fapl.getId()), "H5Fcreate"));
+    Handle sourceRoot(check(H5Gopen2(source.getId(), "/", H5P_DEFAULT), "H5Gopen2"));
+    Handle targetRoot(check(H5Gopen2(file.get(), "/", H5P_DEFAULT), "H5Gopen2"));
+    hid_t targetId = targetRoot.get();
+    hsize_t position = 0;
+    check(H5Aiterate2(sourceRoot.get(), H5_INDEX_NAME, H5_ITER_INC, &position, copyAttribute,
+                      &targetId),
+          "H5Aiterate2");
+    for (const std::string &name : linkNames(source.openGroup("/")))
+        check(H5Ocopy(source.getId(), name.c_str(), file.get(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+              "H5Ocopy");
+    targetRoot.close();
+    file.close();
+}
+
+} // namespace
+
+// -------------------------------------------------------------------------------------
+
+struct Session::Impl
+{
+    std::string path;                      // the target, named in every message
+    std::string tempPath;                  // the file being written; empty when read-only
+    std::unique_ptr<H5::H5File> file;      // null once committed or closed
+    bool writable = false;
+    std::optional<fs::perms> permissions;  // of the original, restored on commit
+
+    H5::Group root() const { return file->openGroup("/"); }
+
+    ~Impl()
+    {
+        // Destructors must not throw: close quietly, then drop the unpublished file.
+        if (file) {
+            quietHdf5();
+            try {
+                file->close();
+            } catch (...) {
+            }
+            file.reset();
+        }
+        if (!tempPath.empty())
+            std::remove(tempPath.c_str());
+    }
+};
+
+Session::Session(std::unique_ptr<Impl> impl) : d(std::move(impl)) {}
+Session::Session(Session &&other) noexcept = default;
+Session &Session::operator=(Session &&other) noexcept = default;
+Session::~Session() = default;
+
+Session::Impl &Session::usable() const
+{
+    if (!d)
+        throw Error("session: this Session was moved from");
+    if (!d->file)
+        throw Error(d->path + ": the session is closed (commit() ends it); open the file again to use it");
+    return *d;
+}
+
+Session::Impl &Session::writable(const std::string &what) const
+{
+    Impl &impl = usable();
+    if (!impl.writable)
+        throw Error(impl.path + ": cannot " + what + ": the session is open read-only");
+    return impl;
+}
+
+Session Session::create(const std::string &path)
+{
+    auto impl = std::make_unique<Impl>();
+    impl->path = path;
+    impl->writable = true;
+    const std::string temp = temporaryName(path);
+    // Created here rather than by HDF5: the system's reason reads better than HDF5's.
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0)
+        throw Error(path + ": cannot create the session: cannot create " + temp + ": "
+                    + std::strerror(errno));
+    ::close(fd);
+    impl->tempPath = temp;   // from here on the destructor removes it
+    guarded(path, "create the session", [&] {
+        impl->file = std::make_unique<H5::H5File>(temp, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT,
+                                                  fileAccess());
+        writeRootAttributes(impl->root());
+    });
+    return Session(std::move(impl));
+}
+
+Session Session::openForUpdate(const std::string &path)
+{
+    // Validate the original (read-only) before copying it.
+    openSessionFile(path, path, H5F_ACC_RDONLY);
+
+    auto impl = std::make_unique<Impl>();
+    impl->path = path;
+    impl->writable = true;
+    const std::string temp = temporaryName(path);
+    std::error_code ec;
+    if (!fs::copy_file(path, temp, fs::copy_options::none, ec)) {
+        if (ec != std::errc::file_exists)   // never remove a file that is not ours
+            std::remove(temp.c_str());
+        throw Error(path + ": cannot copy the session for updating to " + temp + ": " + ec.message());
+    }
+    impl->tempPath = temp;   // from here on the destructor removes it
+    const fs::perms original = fs::status(path, ec).permissions();
+    if (!ec) {
+        impl->permissions = original;
+        fs::permissions(temp, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::add, ec);
+    }
+    impl->file = openSessionFile(path, temp, H5F_ACC_RDWR);
+    return Session(std::move(impl));
+}
+
+Session Session::openReadOnly(const std::string &path)
+{
+    auto impl = std::make_unique<Impl>();
+    impl->path = path;
+    impl->file = openSessionFile(path, path, H5F_ACC_RDONLY);
+    return Session(std::move(impl));
+}
+
+void Session::commit()
+{
+    Impl &impl = writable("commit");
+    guarded(impl.path, "commit the session", [&] {
+        impl.file->flush(H5F_SCOPE_GLOBAL);
+        hsize_t fileSize = 0;
+        check(H5Fget_filesize(impl.file->getId(), &fileSize), "H5Fget_filesize");
+        const hssize_t freeSpace = check(H5Fget_freespace(impl.file->getId()), "H5Fget_freespace");
+        // Replaced items leave holes HDF5 does not reclaim across openings; rewrite the
+        // file when they are a sizeable part of it.
+        const bool compact = hsize_t(freeSpace) > (hsize_t(1) << 20) && hsize_t(freeSpace) > fileSize / 4;
+        if (compact) {
+            const std::string fresh = temporaryName(impl.path);
+            try {
+                compactInto(*impl.file, fresh);
+            } catch (...) {
+                std::remove(fresh.c_str());
+                throw;
+            }
+            impl.file->close();
+            impl.file.reset();
+            std::remove(impl.tempPath.c_str());
+            impl.tempPath = fresh;
+        } else {
+            impl.file->close();
+            impl.file.reset();
+        }
+    });
+    // The HDF5 file is closed from here on; failures leave it for the destructor to remove.
+    impl.file.reset();
+    if (impl.permissions) {
+        std::error_code ec;
+        fs::permissions(impl.tempPath, *impl.permissions, fs::perm_options::replace, ec);
+    }
+    if (!syncFile(impl.tempPath, false))
+        throw Error(impl.path + ": cannot commit the session: writing " + impl.tempPath
+                    + " to disk failed: " + std::strerror(errno));
+    if (::rename(impl.tempPath.c_str(), impl.path.c_str()) != 0)
+        throw Error(impl.path + ": cannot commit the session: renaming " + impl.tempPath
+                    + " failed: " + std::strerror(errno));
+    impl.tempPath.clear();
+    syncFile(parentFolder(impl.path), true);   // best effort: makes the rename durable
+}
+
+const std::string &Session::path() const
+{
+    if (!d)
+        throw Error("session: this Session was moved from");
+    return d->path;
+}
+
+bool Session::isWritable() const
+{
+    return d && d->file && d->writable;
+}
+
+// ---- recipe --------------------------------------------------------------------------
+
+void Session::setRecipe(const QJsonObject &recipe, const std::map<std::string, std::string> &inputSha256)
+{
+    Impl &impl = writable("write /recipe");
+    QJsonObject inputs;
+    for (const auto &[file, sha] : inputSha256)
+        inputs.insert(QString::fromStdString(file), QString::fromStdString(sha));
+    guarded(impl.path, "write /recipe", [&] {
+        const H5::Group root = impl.root();
+        writeStringDataset(root, "recipe", jsonText(recipe));
+        writeStringDataset(root, "inputs", jsonText(inputs));
+    });
+}
+
+bool Session::hasRecipe() const
+{
+    const Impl &impl = usable();
+    return guarded(impl.path, "read /recipe", [&] { return hasDataset(impl.root(), "recipe"); });
+}
+
+QJsonObject Session::recipe() const
+{
+    const Impl &impl = usable();
+    const std::string text = guarded(impl.path, "read /recipe", [&] {
+        const H5::Group root = impl.root();
+        if (!hasDataset(root, "recipe"))
+            throw Error(impl.path + ": the session has no recipe (/recipe)");
+        return readStringDataset(root.openDataSet("recipe"));
+    });
+    return parseJsonObject(impl.path, "/recipe", text);
+}
+
+std::map<std::string, std::string> Session::inputSha256() const
+{
+    const Impl &impl = usable();
+    const std::string text = guarded(impl.path, "read /inputs", [&] {
+        const H5::Group root = impl.root();
+        if (!hasDataset(root, "inputs"))
+            throw Error(impl.path + ": the session has no input hashes (/inputs)");
+        return readStringDataset(root.openDataSet("inputs"));
+    });
+    std::map<std::string, std::string> hashes;
+    const QJsonObject object = parseJsonObject(impl.path, "/inputs", text);
+    for (auto it = object.begin(); it != object.end(); ++it) {
+        if (!it.value().isString())
+            throw Error(impl.path + ": /inputs: the hash of \"" + it.key().toStdString()
+                        + "\" is not a string");
+        hashes[it.key().toStdString()] = it.value().toString().toStdString();
+    }
+    return hashes;
+}
+
+// ---- sensitivity -----------------------------------------------------------------------
+
+void Session::writeSensitivity(const std::string &side, const std::string &parameter,
+                               const at::Tensor &scores)
+{
+    const std::string where = "/sensitivity/" + side + "/" + parameter;
+    Impl &impl = writable("write " + where);
+    checkSide(impl.path, side);
+    checkName(impl.path, "write " + where, "parameter", parameter);
+    guarded(impl.path, "write " + where, [&] {
+        const at::Tensor data = hostCopy(impl.path, "write " + where, scores, at::kFloat);
+        const H5::Group group = ensureGroup(impl.root(), {"sensitivity", side});
+        writeArray(group, parameter, data, H5::PredType::IEEE_F32LE, H5::PredType::NATIVE_FLOAT, true);
+    });
+}
+
+at::Tensor Session::readSensitivity(const std::string &side, const std::string &parameter) const
+{
+    const std::string where = "/sensitivity/" + side + "/" + parameter;
+    const Impl &impl = usable();
+    checkSide(impl.path, side);
+    checkName(impl.path, "read " + where, "parameter", parameter);
+    return guarded(impl.path, "read " + where, [&] {
+        const auto group = findGroup(impl.root(), {"sensitivity", side});
+        if (!group || !hasDataset(*group, parameter))
+            throw Error(impl.path + ": the session has no " + side + " sensitivity for \"" + parameter
+                        + "\" (" + where + ")");
+        return readArray(impl.path, group->openDataSet(parameter), where, at::kFloat,
+                         H5::PredType::NATIVE_FLOAT, H5T_FLOAT);
+    });
+}
+
+std::vector<std::string> Session::sensitivityParameters(const std::string &side) const
+{
+    const Impl &impl = usable();
+    checkSide(impl.path, side);
+    return guarded(impl.path, "list /sensitivity/" + side, [&] {
+        const auto group = findGroup(impl.root(), {"sensitivity", side});
+        return group ? linkNames(*group) : std::vector<std::string>();
+    });
+}
+
+bool Session::hasSensitivity(const std::string &side) const
+{
+    return !sensitivityParameters(side).empty();
+}
+
+void Session::setSensitivityInfo(const std::string &side, const std::string &metric, int64_t samples)
+{
+    const std::string where = "/sensitivity/" + side;
+    Impl &impl = writable("write the attributes of " + where);
+    checkSide(impl.path, side);
+    guarded(impl.path, "write the attributes of " + where, [&] {
+        const H5::Group group = ensureGroup(impl.root(), {"sensitivity", side});
+        writeStringAttribute(group, "metric", metric);
+        writeIntAttribute(group, "samples", samples);
+    });
+}
+
+Session::SensitivityInfo Session::sensitivityInfo(const std::string &side) const
+{
+    const std::string where = "/sensitivity/" + side;
+    const Impl &impl = usable();
+    checkSide(impl.path, side);
+    return guarded(impl.path, "read the attributes of " + where, [&] {
+        const auto group = findGroup(impl.root(), {"sensitivity", side});
+        if (!group)
+            throw Error(impl.path + ": the session has no " + side + " sensitivity (" + where + ")");
+        SensitivityInfo info;
+        info.metric = readStringAttribute(impl.path, *group, where, "metric");
+        info.samples = readIntAttribute(impl.path, *group, where, "samples");
+        return info;
+    });
+}
+
+// ---- layer totals ----------------------------------------------------------------------
+
+void Session::writeLayerTotals(const std::string &side, const at::Tensor &totals,
+                               const std::vector<std::string> &modules)
+{
+    const std::string where = "/sensitivity/layers/" + side;
+    Impl &impl = writable("write " + where);
+    checkSide(impl.path, side);
+    guarded(impl.path, "write " + where, [&] {
+        const at::Tensor data = hostCopy(impl.path, "write " + where, totals, at::kDouble);
+        if (data.dim() != 2 || data.size(1) != int64_t(modules.size()))
+            throw Error(impl.path + ": cannot write " + where + ": expected [layers, "
+                        + std::to_string(modules.size()) + " modules] totals, got "
+                        + std::to_string(data.dim()) + " dimensions");
+        const H5::Group group = ensureGroup(impl.root(), {"sensitivity", "layers"});
+        writeArray(group, side, data, H5::PredType::IEEE_F64LE, H5::PredType::NATIVE_DOUBLE, false);
+        writeStringListAttribute(group.openDataSet(side), "modules", modules);
+    });
+}
+
+bool Session::hasLayerTotals(const std::string &side) const
+{
+    const Impl &impl = usable();
+    checkSide(impl.path, side);
+    return guarded(impl.path, "read /sensitivity/layers/" + side, [&] {
+        const auto group = findGroup(impl.root(), {"sensitivity", "layers"});
+        return group && hasDataset(*group, side);
+    });
+}
+
+std::pair<at::Tensor, std::vector<std::string>> Session::readLayerTotals(const std::string &side) const
+{
+    const std::string where = "/sensitivity/layers/" + side;
+    const Impl &impl = usable();
+    checkSide(impl.path, side);
+    return guarded(impl.path, "read " + where, [&] {
+        const auto group = findGroup(impl.root(), {"sensitivity", "layers"});
+        if (!group || !hasDataset(*group, side))
+            throw Error(impl.path + ": the session has no " + side + " layer totals (" + where + ")");
+        const H5::DataSet dataset = group->openDataSet(side);
+        at::Tensor totals = readArray(impl.path, dataset, where, at::kDouble, H5::PredType::NATIVE_DOUBLE,
+                                      H5T_FLOAT);
+        std::vector<std::string> modules = readStringListAttribute(impl.path, dataset, where, "modules");
+        if (totals.dim() != 2 || totals.size(1) != int64_t(modules.size()))
+            throw Error(impl.path + ": " + where + " is damaged: its shape does not match its "
+                        + std::to_string(modules.size()) + " module names");
+        return std::make_pair(totals, modules);
+    });
+}
+
+// ---- selection -------------------------------------------------------------------------
+
+void Session::writeSelection(const std::vector<int64_t> &teacherLayerPerStudentLayer,
+                             const std::string &strategy)
+{
+    Impl &impl = writable("write /selection/layers");
+    for (int64_t layer : teacherLayerPerStudentLayer)
+        if (layer < 0)
+            throw Error(impl.path + ": cannot write /selection/layers: negative teacher layer index "
+                        + std::to_string(layer));
+    guarded(impl.path, "write /selection/layers", [&] {
+        const H5::Group group = ensureGroup(impl.root(), {"selection"});
+        writeArray(group, "layers", int64Tensor(teacherLayerPerStudentLayer), H5::PredType::STD_I64LE,
+                   H5::PredType::NATIVE_INT64, false);
+        writeStringAttribute(group.openDataSet("layers"), "strategy", strategy);
+    });
+}
+
+bool Session::hasSelection() const
+{
+    const Impl &impl = usable();
+    return guarded(impl.path, "read /selection/layers", [&] {
+        const auto group = findGroup(impl.root(), {"selection"});
+        return group && hasDataset(*group, "layers");
+    });
+}
+
+namespace {
+
+H5::DataSet openSelection(const std::string &path, const H5::Group &root)
+{
+    const auto group = findGroup(root, {"selection"});
+    if (!group || !hasDataset(*group, "layers"))
+        throw Error(path + ": the session has no layer selection (/selection/layers)");
+    return group->openDataSet("layers");
+}
+
+} // namespace
+
+std::vector<int64_t> Session::readSelection() const
+{
+    const Impl &impl = usable();
+    return guarded(impl.path, "read /selection/layers", [&] {
+        const at::Tensor layers = readArray(impl.path, openSelection(impl.path, impl.root()), "/selection/layers", at::kLong,
+                                            H5::PredType::NATIVE_INT64, H5T_INTEGER);
+        if (layers.dim() != 1)
+            throw Error(impl.path + ": /selection/layers is damaged: expected one dimension");
+        return int64Vector(layers);
+    });
+}
+
+std::string Session::selectionStrategy() const
+{
+    const Impl &impl = usable();
+    return guarded(impl.path, "read /selection/layers", [&] {
+        return readStringAttribute(impl.path, openSelection(impl.path, impl.root()), "/selection/layers", "strategy");
+    });
+}
+
+// ---- reduction -------------------------------------------------------------------------
+
+void Session::writeReduction(const std::string &teacherParameter, const std::vector<int64_t> &rows,
+                             const std::vector<int64_t> &cols, const std::string &structure)
+{
+    const std::string where = "/reduction/" + teacherParameter;
+    Impl &impl = writable("write " + where);
+    checkName(impl.path, "write " + where, "parameter", teacherParameter);
+    guarded(impl.path, "write " + where, [&] {
+        const H5::Group reduction = ensureGroup(impl.root(), {"reduction"});
+        removeLink(reduction, teacherParameter);
+        const H5::Group group = ensureGroup(reduction, {teacherParameter});
+        writeArray(group, "rows", int64Tensor(rows), H5::PredType::STD_I64LE, H5::PredType::NATIVE_INT64,
+                   false);
+        writeArray(group, "cols", int64Tensor(cols), H5::PredType::STD_I64LE, H5::PredType::NATIVE_INT64,
+                   false);
+        writeStringAttribute(group, "structure", structure);
+    });
+}
+
+std::optional<Session::Reduction> Session::readReduction(const std::string &teacherParameter) const
+{
+    const std::string where = "/reduction/" + teacherParameter;
+    const Impl &impl = usable();
+    checkName(impl.path, "read " + where, "parameter", teacherParameter);
+    return guarded(impl.path, "read " + where, [&]() -> std::optional<Reduction> {
+        const auto group = findGroup(impl.root(), {"reduction", teacherParameter});
+        if (!group)
+            return std::nullopt;
+        Reduction reduction;
+        for (const char *name : {"rows", "cols"}) {
+            if (!hasDataset(*group, name))
+                throw Error(impl.path + ": " + where + " is damaged: it has no \"" + name + "\" dataset");
+            const at::Tensor indices = readArray(impl.path, group->openDataSet(name), where + "/" + name,
+                                                 at::kLong, H5::PredType::NATIVE_INT64, H5T_INTEGER);
+            (std::strcmp(name, "rows") == 0 ? reduction.rows : reduction.cols) = int64Vector(indices);
+        }
+        reduction.structure = readStringAttribute(impl.path, *group, where, "structure");
+        return reduction;
+    });
+}
+
+std::vector<std::string> Session::reductionParameters() const
+{
+    const Impl &impl = usable();
+    return guarded(impl.path, "list /reduction", [&] {
+        const auto group = findGroup(impl.root(), {"reduction"});
+        return group ? linkNames(*group) : std::vector<std::string>();
+    });
+}
+
+// ---- runs ------------------------------------------------------------------------------
+
+void Session::writeRun(const std::string &name, const at::Tensor &curve,
+                       const std::vector<std::string> &columns, const QJsonObject &evaluation)
+{
+    const std::string where = "/runs/" + name;
+    Impl &impl = writable("write " + where);
+    checkName(impl.path, "write " + where, "run", name);
+    guarded(impl.path, "write " + where, [&] {
+        const at::Tensor data = hostCopy(impl.path, "write " + where, curve, at::kDouble);
+        if (data.dim() != 2 || data.size(1) != int64_t(columns.size()))
+            throw Error(impl.path + ": cannot write " + where + ": expected a [steps, "
+                        + std::to_string(columns.size()) + " columns] curve, got "
+                        + std::to_string(data.dim()) + " dimensions");
+        const H5::Group runs = ensureGroup(impl.root(), {"runs"});
+        removeLink(runs, name);
+        const H5::Group group = ensureGroup(runs, {name});
+        writeArray(group, "loss", data, H5::PredType::IEEE_F64LE, H5::PredType::NATIVE_DOUBLE, false);
+        writeStringListAttribute(group.openDataSet("loss"), "columns", columns);
+        writeStringDataset(group, "eval", jsonText(evaluation));
+    });
+}
+
+std::vector<std::string> Session::runNames() const
+{
+    const Impl &impl = usable();
+    return guarded(impl.path, "list /runs", [&] {
+        const auto group = findGroup(impl.root(), {"runs"});
+        return group ? linkNames(*group) : std::vector<std::string>();
+    });
+}
+
+std::optional<Session::Run> Session::readRun(const std::string &name) const
+{
+    const std::string where = "/runs/" + name;
+    const Impl &impl = usable();
+    checkName(impl.path, "read " + where, "run", name);
+    std::string evalText;
+    std::optional<Run> run = guarded(impl.path, "read " + where, [&]() -> std::optional<Run> {
+        const auto group = findGroup(impl.root(), {"runs", name});
+        if (!group)
+            return std::nullopt;
+        for (const char *item : {"loss", "eval"})
+            if (!hasDataset(*group, item))
+                throw Error(impl.path + ": " + where + " is damaged: it has no \"" + item + "\" dataset");
+        Run result;
+        const H5::DataSet loss = group->openDataSet("loss");
+        result.curve = readArray(impl.path, loss, where + "/loss", at::kDouble, H5::PredType::NATIVE_DOUBLE,
+                                 H5T_FLOAT);
+        result.columns = readStringListAttribute(impl.path, loss, where + "/loss", "columns");
+        if (result.curve.dim() != 2 || result.curve.size(1) != int64_t(result.columns.size()))
+            throw Error(impl.path + ": " + where + "/loss is damaged: its shape does not match its "
+                        + std::to_string(result.columns.size()) + " column names");
+        evalText = readStringDataset(group->openDataSet("eval"));
+        return result;
+    });
+    if (run)
+        run->evaluation = parseJsonObject(impl.path, where + "/eval", evalText);
+    return run;
+}
+
+} // namespace nugget

@@ -1,0 +1,157 @@
+#pragma once
+// The HDF5 session file of one transfer: what went in (the recipe and the hashes of
+// its input files), what was measured (sensitivities), what was decided (the layer
+// selection, the kept rows and columns) and what came out (every run's curve and
+// scores). Plain HDF5 types only, so h5py and HDFView read it as is.
+//
+// Layout (version 1)
+// ------------------
+// /                                  attributes: format = "nugget-session" (string),
+//                                    version = 1 (int64), writer = "Nugget <version>"
+// /recipe                            string: the full configuration as JSON text
+// /inputs                            string: JSON object {input file path: sha256 hex}
+// /sensitivity/teacher/              group; attributes metric (string: taylor | fisher |
+//                                    magnitude) and samples (int64)
+// /sensitivity/teacher/<parameter>   float32, the parameter's shape; the dataset name
+//                                    is the parameter name, dots included, e.g.
+//                                    "model.layers.3.mlp.up_proj.weight"; chunked,
+//                                    shuffle + deflate level 1
+// /sensitivity/student/...           the same for the student, when computed
+// /sensitivity/layers/teacher        float64 [layers, modules]: per-layer per-module
+//                                    totals; attribute modules (1-D string array,
+//                                    column order)
+// /sensitivity/layers/student        the same for the student
+// /selection/layers                  int64 [student layers]: the teacher layer index
+//                                    each student layer takes; attribute strategy
+//                                    (string)
+// /reduction/<teacher parameter>/    group; attribute structure (string)
+//     rows, cols                     int64 [kept]: teacher row / column indices kept
+//                                    (all of them for a dimension kept whole)
+// /runs/<name>/loss                  float64 [steps, k]; attribute columns (1-D string
+//                                    array, e.g. step, loss, learning_rate)
+// /runs/<name>/eval                  string: the run's scores as JSON text
+//
+// All strings are variable-length UTF-8. Groups track link creation order, so the
+// listings below come back in the order items were written (a replaced item moves to
+// the end). Writing an item that exists replaces it (unlink, then create).
+//
+// Atomicity: a session being written lives in "<path>.tmp-<random>" beside the target;
+// commit() flushes, closes and renames it over the target in one step. Destroying an
+// uncommitted Session removes its temporary file, so an abandoned or cancelled job
+// leaves the target exactly as it was. The original of openForUpdate() is only ever
+// read (its bytes are copied first). A crash can leave a stale "*.tmp-*" file behind.
+//
+// Errors: every failure throws nugget::Error naming the session's path (the target,
+// never the temporary file), the operation and HDF5's own most specific reason.
+// Reading an absent single item (recipe, input hashes, sensitivity info, layer totals,
+// selection, a parameter's sensitivity) throws; keyed look-ups (readReduction, readRun)
+// return an empty optional. One Session may be used from one thread at a time.
+
+#include <ATen/ATen.h>
+
+#include <QJsonObject>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace nugget {
+
+class Session
+{
+public:
+    static constexpr const char *kFormat = "nugget-session";
+    static constexpr int64_t kVersion = 1;
+
+    // A new, empty session for `path`. Nothing appears at `path` until commit(), which
+    // replaces any file already there. Throws Error when the folder is not writable.
+    static Session create(const std::string &path);
+    // A writable copy of an existing session; commit() replaces the original
+    // atomically, abandoning the copy leaves the original untouched.
+    static Session openForUpdate(const std::string &path);
+    // Checks that `path` is an HDF5 file with our format and a version this build reads.
+    static Session openReadOnly(const std::string &path);
+
+    Session(Session &&other) noexcept;
+    Session &operator=(Session &&other) noexcept;
+    Session(const Session &) = delete;
+    Session &operator=(const Session &) = delete;
+    ~Session();   // removes the temporary file of an uncommitted session
+
+    // Publishes a created or updated session at path(). Afterwards the object is
+    // closed: every other call throws Error (open the file again to read it).
+    // If the file holds much space freed by replaced items, it is compacted first.
+    void commit();
+
+    const std::string &path() const;
+    bool isWritable() const;
+
+    // Recipe and the sha256 (hex) of each input file it refers to.
+    void setRecipe(const QJsonObject &recipe, const std::map<std::string, std::string> &inputSha256);
+    bool hasRecipe() const;
+    QJsonObject recipe() const;
+    std::map<std::string, std::string> inputSha256() const;
+
+    // side: "teacher" or "student". Any floating dtype and device in, float32 on disk.
+    void writeSensitivity(const std::string &side, const std::string &parameter,
+                          const at::Tensor &scores);
+    at::Tensor readSensitivity(const std::string &side, const std::string &parameter) const; // float32, CPU
+    std::vector<std::string> sensitivityParameters(const std::string &side) const;
+    bool hasSensitivity(const std::string &side) const;   // at least one parameter written
+
+    struct SensitivityInfo
+    {
+        std::string metric;   // taylor | fisher | magnitude
+        int64_t samples = 0;  // seed samples summed over
+    };
+    void setSensitivityInfo(const std::string &side, const std::string &metric, int64_t samples);
+    SensitivityInfo sensitivityInfo(const std::string &side) const;   // throws when not set
+
+    // totals: [layers, modules], any floating dtype; float64 on disk.
+    void writeLayerTotals(const std::string &side, const at::Tensor &totals,
+                          const std::vector<std::string> &modules);
+    bool hasLayerTotals(const std::string &side) const;
+    std::pair<at::Tensor, std::vector<std::string>> readLayerTotals(const std::string &side) const; // float64, CPU
+
+    // Element i: the teacher layer that student layer i takes (non-negative).
+    void writeSelection(const std::vector<int64_t> &teacherLayerPerStudentLayer,
+                        const std::string &strategy);
+    bool hasSelection() const;
+    std::vector<int64_t> readSelection() const;
+    std::string selectionStrategy() const;
+
+    struct Reduction
+    {
+        std::vector<int64_t> rows, cols;   // teacher indices kept
+        std::string structure;             // e.g. submatrix, rowcol, neuron, random
+    };
+    void writeReduction(const std::string &teacherParameter, const std::vector<int64_t> &rows,
+                        const std::vector<int64_t> &cols, const std::string &structure);
+    std::optional<Reduction> readReduction(const std::string &teacherParameter) const;
+    std::vector<std::string> reductionParameters() const;
+
+    struct Run
+    {
+        at::Tensor curve;                  // float64 [steps, k], CPU
+        std::vector<std::string> columns;  // k names
+        QJsonObject evaluation;
+    };
+    // curve: [steps, k] (steps may be 0), any floating dtype; columns.size() == k.
+    void writeRun(const std::string &name, const at::Tensor &curve,
+                  const std::vector<std::string> &columns, const QJsonObject &evaluation);
+    std::vector<std::string> runNames() const;
+    std::optional<Run> readRun(const std::string &name) const;
+
+private:
+    struct Impl;
+    explicit Session(std::unique_ptr<Impl> impl);
+    Impl &usable() const;                           // throws when moved from or committed
+    Impl &writable(const std::string &what) const;  // also throws when read-only
+    std::unique_ptr<Impl> d;
+};
+
+} // namespace nugget

@@ -1,0 +1,657 @@
+// The HDF5 session file: round trips, atomic create/update, damaged files, h5py access.
+
+#include "Error.h"
+#include "TestSupport.h"
+#include "io/Session.h"
+
+#include <torch/torch.h>
+
+#include <H5Cpp.h>
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QProcess>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <functional>
+
+using nugget::Error;
+using nugget::Session;
+
+namespace {
+
+const std::string kUpProj = "model.layers.3.mlp.up_proj.weight";
+const std::string kEmbed = "model.embed_tokens.weight";
+const std::string kNorm = "model.norm.weight";
+const std::string kDownProj = "model.layers.0.mlp.down_proj.weight";   // larger than one chunk
+
+QString errorOf(const std::function<void()> &fn)
+{
+    try {
+        fn();
+    } catch (const Error &e) {
+        return QString::fromStdString(e.what());
+    }
+    return QString();
+}
+
+QByteArray readAll(const QString &path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return QByteArray();
+    return f.readAll();
+}
+
+bool writeBytes(const QString &path, const QByteArray &bytes)
+{
+    QFile f(path);
+    return f.open(QIODevice::WriteOnly) && f.write(bytes) == bytes.size();
+}
+
+QStringList entries(const QTemporaryDir &dir)
+{
+    return QDir(dir.path()).entryList(QDir::Files | QDir::Hidden | QDir::NoDotAndDotDot, QDir::Name);
+}
+
+std::string str(const QString &s) { return s.toStdString(); }
+
+bool sameTensor(const at::Tensor &a, const at::Tensor &b)
+{
+    return a.sizes() == b.sizes() && a.scalar_type() == b.scalar_type() && at::equal(a, b);
+}
+
+QJsonObject sampleRecipe()
+{
+    QJsonObject recipe;
+    recipe.insert("teacher", "/models/teacher (13B) – Zürich");
+    recipe.insert("student", "/models/student");
+    recipe.insert("seed_samples", 32);
+    recipe.insert("rank", 16);
+    recipe.insert("modules", QJsonArray{"q_proj", "k_proj", "up_proj"});
+    QJsonObject reduction;
+    reduction.insert("structure", "submatrix");
+    recipe.insert("reduction", reduction);
+    return recipe;
+}
+
+std::map<std::string, std::string> sampleHashes()
+{
+    return {{"/models/teacher/model.safetensors", std::string(64, 'a')},
+            {"/data/seeds ✓.jsonl", std::string(64, 'b')}};
+}
+
+// Everything a transfer records, with fixed values so that readers can compare.
+struct Sample
+{
+    at::Tensor upProj = torch::randn({6, 5});
+    at::Tensor embed = torch::randn({10, 4}).to(torch::kBFloat16);
+    at::Tensor norm = torch::rand({4}, torch::kFloat64);
+    at::Tensor downProj = torch::rand({300, 1000});
+    at::Tensor studentUpProj = torch::randn({3, 4});
+    at::Tensor totals = torch::rand({4, 3}, torch::kFloat64);
+    std::vector<std::string> modules{"q_proj", "up_proj", "down_proj"};
+    std::vector<int64_t> selection{0, 2, 3};
+    at::Tensor curve = torch::tensor({{1.0, 2.5, 3e-4}, {2.0, 2.25, 2.9e-4}, {3.0, 2.0, 2.5e-4}},
+                                     torch::kFloat64);
+    std::vector<std::string> columns{"step", "loss", "learning_rate"};
+    QJsonObject eval{{"exact_match", 0.375}, {"perplexity", 7.25}};
+
+    void write(Session &s) const
+    {
+        s.setRecipe(sampleRecipe(), sampleHashes());
+        s.setSensitivityInfo("teacher", "taylor", 32);
+        s.writeSensitivity("teacher", kUpProj, upProj);
+        s.writeSensitivity("teacher", kEmbed, embed);
+        s.writeSensitivity("teacher", kNorm, norm);
+        s.writeSensitivity("teacher", kDownProj, downProj);
+        s.setSensitivityInfo("student", "fisher", 8);
+        s.writeSensitivity("student", kUpProj, studentUpProj);
+        s.writeLayerTotals("teacher", totals, modules);
+        s.writeLayerTotals("student", totals.narrow(0, 0, 2), modules);
+        s.writeSelection(selection, "sensitivity");
+        s.writeReduction(kUpProj, {1, 2, 4}, {0, 3}, "submatrix");
+        s.writeReduction(kEmbed, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 2}, "submatrix");
+        s.writeRun("pkt-seed1", curve, columns, eval);
+        s.writeRun("lora-seed1", curve.narrow(0, 0, 1), {"step", "loss", "learning_rate"}, QJsonObject());
+    }
+
+    void verify(const Session &s) const
+    {
+        QVERIFY(s.hasRecipe());
+        QCOMPARE(s.recipe(), sampleRecipe());
+        QVERIFY(s.inputSha256() == sampleHashes());
+
+        QVERIFY(s.hasSensitivity("teacher"));
+        QVERIFY(s.hasSensitivity("student"));
+        const std::vector<std::string> written{kUpProj, kEmbed, kNorm, kDownProj};
+        QVERIFY(s.sensitivityParameters("teacher") == written);
+        QVERIFY(s.sensitivityParameters("student") == std::vector<std::string>{kUpProj});
+        QVERIFY(sameTensor(s.readSensitivity("teacher", kUpProj), upProj));
+        QVERIFY(sameTensor(s.readSensitivity("teacher", kEmbed), embed.to(torch::kFloat32)));
+        QVERIFY(sameTensor(s.readSensitivity("teacher", kNorm), norm.to(torch::kFloat32)));
+        QVERIFY(sameTensor(s.readSensitivity("teacher", kDownProj), downProj));
+        QVERIFY(sameTensor(s.readSensitivity("student", kUpProj), studentUpProj));
+        QCOMPARE(s.sensitivityInfo("teacher").metric, std::string("taylor"));
+        QCOMPARE(s.sensitivityInfo("teacher").samples, int64_t(32));
+        QCOMPARE(s.sensitivityInfo("student").metric, std::string("fisher"));
+        QCOMPARE(s.sensitivityInfo("student").samples, int64_t(8));
+
+        QVERIFY(s.hasLayerTotals("teacher"));
+        const auto [teacherTotals, teacherModules] = s.readLayerTotals("teacher");
+        QVERIFY(sameTensor(teacherTotals, totals));
+        QVERIFY(teacherModules == modules);
+        const auto [studentTotals, studentModules] = s.readLayerTotals("student");
+        QVERIFY(sameTensor(studentTotals, totals.narrow(0, 0, 2).contiguous()));
+        QVERIFY(studentModules == modules);
+
+        QVERIFY(s.hasSelection());
+        QVERIFY(s.readSelection() == selection);
+        QCOMPARE(s.selectionStrategy(), std::string("sensitivity"));
+
+        QVERIFY(s.reductionParameters() == (std::vector<std::string>{kUpProj, kEmbed}));
+        const auto up = s.readReduction(kUpProj);
+        QVERIFY(up.has_value());
+        QVERIFY(up->rows == (std::vector<int64_t>{1, 2, 4}));
+        QVERIFY(up->cols == (std::vector<int64_t>{0, 3}));
+        QCOMPARE(up->structure, std::string("submatrix"));
+        QCOMPARE(s.readReduction(kEmbed)->rows.size(), size_t(10));
+
+        QVERIFY(s.runNames() == (std::vector<std::string>{"pkt-seed1", "lora-seed1"}));
+        const auto run = s.readRun("pkt-seed1");
+        QVERIFY(run.has_value());
+        QVERIFY(sameTensor(run->curve, curve));
+        QVERIFY(run->columns == columns);
+        QCOMPARE(run->evaluation, eval);
+        const auto lora = s.readRun("lora-seed1");
+        QVERIFY(lora.has_value());
+        QCOMPARE(lora->curve.size(0), int64_t(1));
+        QVERIFY(lora->evaluation.isEmpty());
+    }
+};
+
+// An HDF5 file that is not a session; optionally with our format attribute and a version.
+void writePlainHdf5(const QString &path, bool withFormat, int64_t version)
+{
+    H5::Exception::dontPrint();
+    H5::H5File file(str(path), H5F_ACC_TRUNC);
+    const hsize_t n = 3;
+    H5::DataSet data = file.createDataSet("numbers", H5::PredType::IEEE_F64LE, H5::DataSpace(1, &n));
+    const double values[3] = {1, 2, 3};
+    data.write(values, H5::PredType::NATIVE_DOUBLE);
+    if (withFormat) {
+        H5::Group root = file.openGroup("/");
+        H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+        type.setCset(H5T_CSET_UTF8);
+        root.createAttribute("format", type, H5::DataSpace(H5S_SCALAR))
+            .write(type, std::string(Session::kFormat));
+        root.createAttribute("version", H5::PredType::STD_I64LE, H5::DataSpace(H5S_SCALAR))
+            .write(H5::PredType::NATIVE_INT64, &version);
+    }
+}
+
+} // namespace
+
+class TestSession : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        torch::manual_seed(7);
+    }
+
+    void cleanupTestCase()
+    {
+        // Every file, group, dataset and attribute the sessions opened is closed again
+        // (named datatypes are left out: the C++ API keeps its predefined types open).
+        const unsigned kinds = H5F_OBJ_FILE | H5F_OBJ_GROUP | H5F_OBJ_DATASET | H5F_OBJ_ATTR;
+        QCOMPARE(H5Fget_obj_count(H5F_OBJ_ALL, kinds), ssize_t(0));
+    }
+
+    void roundTrip()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("session.h5");
+        const Sample sample;
+        {
+            Session session = Session::create(str(path));
+            QVERIFY(session.isWritable());
+            sample.write(session);
+            sample.verify(session);   // readable before commit as well
+            if (QTest::currentTestFailed())
+                return;
+            session.commit();
+            QVERIFY(!session.isWritable());
+            QVERIFY(errorOf([&] { session.readSelection(); }).contains("closed"));
+            QVERIFY(errorOf([&] { session.commit(); }).contains("closed"));
+        }
+        QCOMPARE(entries(dir), QStringList{"session.h5"});
+        const Session reopened = Session::openReadOnly(str(path));
+        QCOMPARE(reopened.path(), str(path));
+        QVERIFY(!reopened.isWritable());
+        sample.verify(reopened);
+    }
+
+    void writesTo_floatDtypes_data()
+    {
+        QTest::addColumn<int>("dtype");
+        QTest::newRow("float32") << int(torch::kFloat32);
+        QTest::newRow("bfloat16") << int(torch::kBFloat16);
+        QTest::newRow("float16") << int(torch::kFloat16);
+        QTest::newRow("float64") << int(torch::kFloat64);
+    }
+
+    void writesTo_floatDtypes()
+    {
+        QFETCH(int, dtype);
+        QTemporaryDir dir;
+        Session session = Session::create(str(dir.filePath("s.h5")));
+        const at::Tensor scores = torch::randn({3, 7}).to(c10::ScalarType(dtype));
+        session.writeSensitivity("teacher", kUpProj, scores);
+        const at::Tensor back = session.readSensitivity("teacher", kUpProj);
+        QCOMPARE(back.scalar_type(), torch::kFloat32);
+        QVERIFY(back.device().is_cpu());
+        QVERIFY(sameTensor(back, scores.to(torch::kFloat32)));
+    }
+
+    void edgeShapes()
+    {
+        QTemporaryDir dir;
+        Session session = Session::create(str(dir.filePath("s.h5")));
+        const at::Tensor scalar = torch::tensor(2.5f);
+        const at::Tensor empty = torch::zeros({0, 5});
+        const at::Tensor cube = torch::randn({2, 3, 4});
+        const at::Tensor strided = torch::randn({5, 6}).t();   // not contiguous
+        session.writeSensitivity("teacher", "scalar", scalar);
+        session.writeSensitivity("teacher", "empty", empty);
+        session.writeSensitivity("teacher", "cube", cube);
+        session.writeSensitivity("teacher", "strided", strided);
+        session.writeRun("nothing-yet", torch::zeros({0, 2}), {"step", "loss"}, QJsonObject());
+        session.writeSelection({}, "none");
+        session.commit();
+
+        const Session s = Session::openReadOnly(str(dir.filePath("s.h5")));
+        QVERIFY(sameTensor(s.readSensitivity("teacher", "scalar"), scalar));
+        QVERIFY(sameTensor(s.readSensitivity("teacher", "empty"), empty));
+        QVERIFY(sameTensor(s.readSensitivity("teacher", "cube"), cube));
+        QVERIFY(sameTensor(s.readSensitivity("teacher", "strided"), strided.contiguous()));
+        QCOMPARE(s.readRun("nothing-yet")->curve.sizes(), (at::IntArrayRef{0, 2}));
+        QVERIFY(s.readSelection().empty());
+        QVERIFY(s.hasSelection());
+    }
+
+    void rewriteReplaces()
+    {
+        QTemporaryDir dir;
+        Session session = Session::create(str(dir.filePath("s.h5")));
+        session.writeSensitivity("teacher", kUpProj, torch::ones({4, 4}));
+        session.writeSensitivity("teacher", kNorm, torch::ones({4}));
+        session.writeSensitivity("teacher", kUpProj, torch::full({2, 3}, 5.0));
+        QVERIFY(sameTensor(session.readSensitivity("teacher", kUpProj), torch::full({2, 3}, 5.0)));
+        // A replaced item moves to the end of the listing.
+        QVERIFY(session.sensitivityParameters("teacher") == (std::vector<std::string>{kNorm, kUpProj}));
+        session.setSensitivityInfo("teacher", "taylor", 4);
+        session.setSensitivityInfo("teacher", "magnitude", 0);
+        QCOMPARE(session.sensitivityInfo("teacher").metric, std::string("magnitude"));
+        session.writeSelection({1, 2}, "top");
+        session.writeSelection({3, 4, 5}, "last");
+        QVERIFY(session.readSelection() == (std::vector<int64_t>{3, 4, 5}));
+        QCOMPARE(session.selectionStrategy(), std::string("last"));
+        session.writeReduction(kUpProj, {0}, {1}, "random");
+        session.writeReduction(kUpProj, {2, 3}, {4}, "neuron");
+        QCOMPARE(session.reductionParameters().size(), size_t(1));
+        QVERIFY(session.readReduction(kUpProj)->rows == (std::vector<int64_t>{2, 3}));
+        QCOMPARE(session.readReduction(kUpProj)->structure, std::string("neuron"));
+        session.writeRun("a", torch::zeros({2, 1}), {"loss"}, QJsonObject{{"x", 1}});
+        session.writeRun("a", torch::ones({3, 2}), {"step", "loss"}, QJsonObject{{"x", 2}});
+        QCOMPARE(session.runNames().size(), size_t(1));
+        QCOMPARE(session.readRun("a")->curve.size(0), int64_t(3));
+        QCOMPARE(session.readRun("a")->evaluation.value("x").toInt(), 2);
+        session.setRecipe(QJsonObject{{"v", 1}}, {});
+        session.setRecipe(QJsonObject{{"v", 2}}, {{"f", "0"}});
+        QCOMPARE(session.recipe().value("v").toInt(), 2);
+        QCOMPARE(session.inputSha256().size(), size_t(1));
+    }
+
+    void createWithoutCommitLeavesNothing()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("session.h5");
+        {
+            Session session = Session::create(str(path));
+            session.writeSensitivity("teacher", kUpProj, torch::ones({8, 8}));
+            QCOMPARE(entries(dir).size(), 1);   // the temporary file, beside the target
+            QVERIFY(entries(dir).first().startsWith("session.h5.tmp-"));
+            QVERIFY(!QFileInfo::exists(path));
+            Session moved(std::move(session));   // ownership moves with the object
+            moved.writeSelection({0}, "top");
+        }
+        QVERIFY(entries(dir).isEmpty());
+    }
+
+    void createReplacesExistingOnlyOnCommit()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("session.h5");
+        QVERIFY(writeBytes(path, "previous content"));
+        {
+            Session session = Session::create(str(path));
+            session.writeSelection({1}, "top");
+            QCOMPARE(readAll(path), QByteArray("previous content"));
+        }
+        QCOMPARE(readAll(path), QByteArray("previous content"));
+        Session session = Session::create(str(path));
+        session.writeSelection({1}, "top");
+        session.commit();
+        QVERIFY(Session::openReadOnly(str(path)).readSelection() == std::vector<int64_t>{1});
+        QCOMPARE(entries(dir), QStringList{"session.h5"});
+    }
+
+    void abandonedUpdateLeavesOriginal()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("session.h5");
+        const Sample sample;
+        {
+            Session session = Session::create(str(path));
+            sample.write(session);
+            session.commit();
+        }
+        const QByteArray before = readAll(path);
+        QVERIFY(!before.isEmpty());
+        {
+            Session update = Session::openForUpdate(str(path));
+            update.writeSelection({5, 6, 7}, "random");
+            update.writeSensitivity("teacher", kUpProj, torch::zeros({2, 2}));
+            update.writeRun("extra", torch::zeros({1, 1}), {"loss"}, QJsonObject());
+            QCOMPARE(entries(dir).size(), 2);
+            QCOMPARE(readAll(path), before);
+        }
+        QCOMPARE(readAll(path), before);
+        QCOMPARE(entries(dir), QStringList{"session.h5"});
+        sample.verify(Session::openReadOnly(str(path)));
+    }
+
+    void updateCommitReplacesAndKeepsItems()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("session.h5");
+        const Sample sample;
+        {
+            Session session = Session::create(str(path));
+            sample.write(session);
+            session.commit();
+        }
+        QFile oldHandle(path);   // still sees the old file after the rename
+        QVERIFY(oldHandle.open(QIODevice::ReadOnly));
+        const QByteArray before = readAll(path);
+
+        Session update = Session::openForUpdate(str(path));
+        QVERIFY(update.readSelection() == sample.selection);
+        update.writeSelection({1, 3, 5}, "random");
+        update.writeRun("plain-lora", sample.curve, sample.columns, QJsonObject{{"exact_match", 0.25}});
+        // Readers of the original see it unchanged while the update is open.
+        QVERIFY(Session::openReadOnly(str(path)).readSelection() == sample.selection);
+        update.commit();
+
+        QCOMPARE(oldHandle.readAll(), before);
+        QCOMPARE(entries(dir), QStringList{"session.h5"});
+        const Session s = Session::openReadOnly(str(path));
+        QVERIFY(s.readSelection() == (std::vector<int64_t>{1, 3, 5}));
+        QCOMPARE(s.selectionStrategy(), std::string("random"));
+        QVERIFY(s.runNames() == (std::vector<std::string>{"pkt-seed1", "lora-seed1", "plain-lora"}));
+        QCOMPARE(s.readRun("plain-lora")->evaluation.value("exact_match").toDouble(), 0.25);
+        // Everything not touched is still there.
+        QCOMPARE(s.recipe(), sampleRecipe());
+        QVERIFY(s.inputSha256() == sampleHashes());
+        QVERIFY(sameTensor(s.readSensitivity("teacher", kDownProj), sample.downProj));
+        QVERIFY(sameTensor(s.readSensitivity("teacher", kEmbed), sample.embed.to(torch::kFloat32)));
+        QVERIFY(sameTensor(s.readLayerTotals("teacher").first, sample.totals));
+        QVERIFY(s.readReduction(kUpProj)->cols == (std::vector<int64_t>{0, 3}));
+        QCOMPARE(s.sensitivityInfo("teacher").samples, int64_t(32));
+    }
+
+    void reopenedSessionYieldsSameSelection()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("session.h5");
+        const std::vector<int64_t> selection{0, 1, 4, 7, 9, 11};
+        {
+            Session session = Session::create(str(path));
+            session.writeSelection(selection, "sensitivity");
+            session.commit();
+        }
+        for (int i = 0; i < 2; ++i) {
+            const Session s = Session::openReadOnly(str(path));
+            QVERIFY(s.readSelection() == selection);
+            QCOMPARE(s.selectionStrategy(), std::string("sensitivity"));
+        }
+    }
+
+    void updateReclaimsReplacedSpace()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("session.h5");
+        const at::Tensor big = torch::rand({1024, 1024});   // ~4 MiB, barely compressible
+        {
+            Session session = Session::create(str(path));
+            session.writeSensitivity("teacher", kDownProj, big);
+            session.writeSensitivity("teacher", kUpProj, torch::ones({3, 3}));
+            session.writeRun("r", torch::ones({2, 2}), {"step", "loss"}, QJsonObject{{"a", 1}});
+            session.setSensitivityInfo("teacher", "taylor", 2);
+            session.commit();
+        }
+        QVERIFY(QFileInfo(path).size() > 3 * 1024 * 1024);
+        {
+            Session update = Session::openForUpdate(str(path));
+            update.writeSensitivity("teacher", kDownProj, torch::full({4, 4}, 2.0));
+            update.commit();
+        }
+        QVERIFY2(QFileInfo(path).size() < 1024 * 1024, qPrintable(QString::number(QFileInfo(path).size())));
+        QCOMPARE(entries(dir), QStringList{"session.h5"});
+        const Session s = Session::openReadOnly(str(path));
+        QVERIFY(sameTensor(s.readSensitivity("teacher", kDownProj), torch::full({4, 4}, 2.0)));
+        QVERIFY(sameTensor(s.readSensitivity("teacher", kUpProj), torch::ones({3, 3})));
+        QVERIFY(s.sensitivityParameters("teacher") == (std::vector<std::string>{kUpProj, kDownProj}));
+        QCOMPARE(s.sensitivityInfo("teacher").metric, std::string("taylor"));
+        QCOMPARE(s.readRun("r")->evaluation.value("a").toInt(), 1);
+        QVERIFY(Session::openForUpdate(str(path)).isWritable());   // still a valid session
+    }
+
+    void badFiles_data()
+    {
+        QTest::addColumn<QString>("kind");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("missing") << "missing" << "no such file";
+        QTest::newRow("empty") << "empty" << "empty";
+        QTest::newRow("random bytes") << "random" << "not an HDF5 file";
+        QTest::newRow("truncated session") << "truncated" << "damaged";
+        QTest::newRow("plain HDF5") << "plain" << "not a Nugget session";
+        QTest::newRow("newer version") << "newer" << "newer Nugget";
+        QTest::newRow("folder") << "folder" << "folder";
+    }
+
+    void badFiles()
+    {
+        QFETCH(QString, kind);
+        QFETCH(QString, expected);
+        QTemporaryDir dir;
+        const QString path = dir.filePath("bad.h5");
+        if (kind == "empty") {
+            QVERIFY(writeBytes(path, QByteArray()));
+        } else if (kind == "random") {
+            QByteArray bytes(4096, '\0');
+            for (int i = 0; i < bytes.size(); ++i)
+                bytes[i] = char((i * 7919 + 13) % 251);
+            QVERIFY(writeBytes(path, bytes));
+        } else if (kind == "truncated") {
+            const QString whole = dir.filePath("whole.h5");
+            {
+                Session session = Session::create(str(whole));
+                Sample().write(session);
+                session.commit();
+            }
+            const QByteArray bytes = readAll(whole);
+            QVERIFY(writeBytes(path, bytes.left(bytes.size() / 2)));
+            QVERIFY(QFile::remove(whole));
+        } else if (kind == "plain") {
+            writePlainHdf5(path, false, 0);
+        } else if (kind == "newer") {
+            writePlainHdf5(path, true, Session::kVersion + 1);
+        } else if (kind == "folder") {
+            QVERIFY(QDir(dir.path()).mkdir("bad.h5"));
+        }
+        const QStringList before = entries(dir);
+
+        const QString readOnly = errorOf([&] { Session::openReadOnly(str(path)); });
+        QVERIFY2(readOnly.contains(path), qPrintable(readOnly));
+        QVERIFY2(readOnly.contains(expected), qPrintable(readOnly));
+
+        const QString update = errorOf([&] { Session::openForUpdate(str(path)); });
+        QVERIFY2(update.contains(path), qPrintable(update));
+        QVERIFY2(update.contains(expected), qPrintable(update));
+        QCOMPARE(entries(dir), before);   // no temporary file left behind
+    }
+
+    void absentItems()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("s.h5");
+        {
+            Session session = Session::create(str(path));
+            session.commit();
+        }
+        const Session s = Session::openReadOnly(str(path));
+        QVERIFY(!s.hasRecipe());
+        QVERIFY(!s.hasSensitivity("teacher"));
+        QVERIFY(!s.hasLayerTotals("student"));
+        QVERIFY(!s.hasSelection());
+        QVERIFY(s.sensitivityParameters("teacher").empty());
+        QVERIFY(s.reductionParameters().empty());
+        QVERIFY(s.runNames().empty());
+        QVERIFY(!s.readReduction(kUpProj).has_value());
+        QVERIFY(!s.readRun("pkt").has_value());
+
+        const auto expectAbsent = [&](const std::function<void()> &fn, const QString &item) {
+            const QString message = errorOf(fn);
+            QVERIFY2(message.contains(path) && message.contains(item), qPrintable(message));
+        };
+        expectAbsent([&] { s.recipe(); }, "no recipe");
+        expectAbsent([&] { s.inputSha256(); }, "/inputs");
+        expectAbsent([&] { s.readSensitivity("teacher", kUpProj); },
+                     QString::fromStdString("/sensitivity/teacher/" + kUpProj));
+        expectAbsent([&] { s.sensitivityInfo("student"); }, "/sensitivity/student");
+        expectAbsent([&] { s.readLayerTotals("teacher"); }, "/sensitivity/layers/teacher");
+        expectAbsent([&] { s.readSelection(); }, "/selection/layers");
+        expectAbsent([&] { s.selectionStrategy(); }, "/selection/layers");
+
+        // A group present but the attribute missing.
+        Session update = Session::openForUpdate(str(path));
+        update.writeSensitivity("student", kUpProj, torch::ones({1}));
+        expectAbsent([&] { update.sensitivityInfo("student"); }, "no attribute \"metric\"");
+    }
+
+    void invalidUse()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("s.h5");
+        Session session = Session::create(str(path));
+        QVERIFY(errorOf([&] { session.writeSensitivity("teachr", kUpProj, torch::ones({1})); })
+                    .contains("unknown model side"));
+        QVERIFY(errorOf([&] { session.writeSensitivity("teacher", "a/b", torch::ones({1})); })
+                    .contains("invalid parameter name"));
+        QVERIFY(errorOf([&] { session.writeSensitivity("teacher", "", torch::ones({1})); })
+                    .contains("invalid parameter name"));
+        QVERIFY(errorOf([&] { session.writeSensitivity("teacher", kUpProj, at::Tensor()); })
+                    .contains("no tensor"));
+        QVERIFY(errorOf([&] { session.writeLayerTotals("teacher", torch::ones({2, 3}), {"q", "k"}); })
+                    .contains("[layers, 2 modules]"));
+        QVERIFY(errorOf([&] { session.writeRun("r", torch::ones({4}), {"loss"}, QJsonObject()); })
+                    .contains("[steps, 1 columns]"));
+        QVERIFY(errorOf([&] { session.writeRun("x/y", torch::ones({1, 1}), {"loss"}, QJsonObject()); })
+                    .contains("invalid run name"));
+        QVERIFY(errorOf([&] { session.writeSelection({0, -1}, "top"); }).contains("negative"));
+        session.writeSelection({0}, "top");
+        session.commit();
+
+        Session reader = Session::openReadOnly(str(path));
+        const QString message = errorOf([&] { reader.writeSelection({1}, "top"); });
+        QVERIFY2(message.contains(path) && message.contains("read-only"), qPrintable(message));
+        QVERIFY(errorOf([&] { reader.commit(); }).contains("read-only"));
+        QVERIFY(reader.readSelection() == std::vector<int64_t>{0});
+
+        Session moved = std::move(reader);
+        QVERIFY(errorOf([&] { reader.readSelection(); }).contains("moved from"));
+        QVERIFY(moved.readSelection() == std::vector<int64_t>{0});
+
+        const QString noFolder = errorOf([&] { Session::create(str(dir.filePath("missing/s.h5"))); });
+        QVERIFY2(noFolder.contains(dir.filePath("missing/s.h5")) && noFolder.contains("No such file"),
+                 qPrintable(noFolder));
+        QCOMPARE(entries(dir), QStringList{"s.h5"});
+    }
+
+    void h5pyReadsSession()
+    {
+        const QString python = QStringLiteral("/usr/bin/python3");
+        if (!QFileInfo::exists(python))
+            QSKIP("/usr/bin/python3 is not installed; cannot check the file with h5py");
+        QProcess probe;
+        probe.start(python, {"-c", "import h5py"});
+        if (!probe.waitForFinished(60000) || probe.exitStatus() != QProcess::NormalExit || probe.exitCode() != 0)
+            QSKIP("python3-h5py is not installed; cannot check the file with h5py");
+
+        QTemporaryDir dir;
+        const QString path = dir.filePath("session.h5");
+        const Sample sample;
+        {
+            Session session = Session::create(str(path));
+            sample.write(session);
+            session.commit();
+        }
+        const char *script = R"(
+import json, sys
+import h5py
+path, up, value = sys.argv[1], sys.argv[2], float(sys.argv[3])
+with h5py.File(path, "r") as f:
+    assert f.attrs["format"] == "nugget-session", f.attrs["format"]
+    assert int(f.attrs["version"]) == 1
+    d = f["sensitivity/teacher"][up]
+    assert d.shape == (6, 5), d.shape
+    assert d.dtype == "float32", d.dtype
+    assert abs(float(d[1, 2]) - value) < 1e-6, (float(d[1, 2]), value)
+    assert f["sensitivity/teacher"].attrs["metric"] == "taylor"
+    assert int(f["sensitivity/teacher"].attrs["samples"]) == 32
+    assert list(f["selection/layers"][()]) == [0, 2, 3]
+    assert f["selection/layers"].attrs["strategy"] == "sensitivity"
+    assert list(f["sensitivity/layers/teacher"].attrs["modules"]) == ["q_proj", "up_proj", "down_proj"]
+    assert f["sensitivity/layers/teacher"].shape == (4, 3)
+    recipe = json.loads(f["recipe"].asstr()[()])
+    assert recipe["rank"] == 16 and recipe["teacher"].endswith("Zürich"), recipe
+    inputs = json.loads(f["inputs"].asstr()[()])
+    assert inputs["/data/seeds ✓.jsonl"] == "b" * 64, inputs
+    assert list(f["reduction"][up]["cols"][()]) == [0, 3]
+    assert f["reduction"][up].attrs["structure"] == "submatrix"
+    loss = f["runs/pkt-seed1/loss"]
+    assert loss.shape == (3, 3) and list(loss.attrs["columns"]) == ["step", "loss", "learning_rate"]
+    assert json.loads(f["runs/pkt-seed1/eval"].asstr()[()])["exact_match"] == 0.375
+print("ok")
+)";
+        QProcess process;
+        process.start(python, {"-c", QString::fromUtf8(script), path, QString::fromStdString(kUpProj),
+                               QString::number(sample.upProj[1][2].item<float>(), 'g', 9)});
+        QVERIFY(process.waitForFinished(120000));
+        const QString output = QString::fromUtf8(process.readAllStandardOutput());
+        const QString errors = QString::fromUtf8(process.readAllStandardError());
+        QVERIFY2(process.exitCode() == 0 && output.trimmed() == "ok", qPrintable(output + errors));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSession)
+#include "test_session.moc"
