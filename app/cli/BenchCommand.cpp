@@ -4,6 +4,10 @@
 #include "bench/MachineLimits.h"
 #include "model/LlamaModel.h"
 #include "model/ModelFolder.h"
+#include "train/Pretrainer.h"
+#include "zoo/DemoRecipe.h"
+
+#include <chrono>
 
 #include <QFileInfo>
 
@@ -117,6 +121,74 @@ int benchForward(const QStringList &arguments)
     return 0;
 }
 
+int benchPretrain(const QStringList &arguments)
+{
+    QCommandLineParser parser;
+    parser.addPositionalArgument(QStringLiteral("pretrain"), QStringLiteral("the benchmark"));
+    parser.addOptions({
+        {QStringLiteral("recipe"), QStringLiteral("Demo recipe whose architectures and batch shape are measured "
+                                                  "(default resources/demo/recipe.json)."),
+         QStringLiteral("FILE"), QStringLiteral("resources/demo/recipe.json")},
+        {QStringLiteral("steps"), QStringLiteral("Optimiser steps per model (default 12, after 2 warm-up steps)."),
+         QStringLiteral("N"), QStringLiteral("12")},
+        {QStringLiteral("vocab"), QStringLiteral("Vocabulary size (default: the recipe's tokenizer size)."), QStringLiteral("N")},
+    });
+    parseOrExit(parser, arguments,
+                QStringLiteral("Throughput of the pretraining loop (AdamW step on packed random tokens) for the demo "
+                               "teacher and student, as tokens/s and as a share of the fp32 matmul GFLOP/s measured "
+                               "in the same run."));
+    const auto recipe = zoo::DemoRecipe::fromJsonFile(parser.value(QStringLiteral("recipe")).toStdString());
+    const int64_t steps = integerOption(parser, QStringLiteral("steps"));
+    const int64_t vocab = parser.isSet(QStringLiteral("vocab")) ? integerOption(parser, QStringLiteral("vocab"))
+                                                                : recipe.tokenizerVocab;
+    const auto matmul = measureMatmul(1024, 10);
+    std::printf("machine: %d intra-op threads, fp32 matmul 1024x1024: %.1f GFLOP/s (best of 10)\n\n",
+                at::get_num_threads(), matmul.gflops);
+    std::printf("%-8s %10s %12s %12s %10s %8s\n", "model", "params", "batch x T", "train tok/s", "GFLOP/s", "of mm");
+    for (const auto &[name, side] : {std::pair{"teacher", &recipe.teacher}, std::pair{"student", &recipe.student}}) {
+        auto config = side->architecture;
+        config.vocabSize = vocab;
+        LlamaForCausalLM model(config);
+        initialiseWeights(model, 0.02, 1);
+        auto options = side->training;
+        options.epochs = 1;
+        options.evalEvery = 0;
+        options.checkpointEvery = 0;
+        options.warmupSteps = 0;
+        // Random documents of 100 tokens, enough for warm-up plus the timed steps.
+        const int64_t tokensNeeded = (steps + 2) * options.batchSize * options.sequenceLength;
+        std::vector<TrainingDocument> documents;
+        const auto ids = torch::randint(3, vocab, {tokensNeeded}, torch::kLong);
+        for (int64_t start = 0; start + 100 <= tokensNeeded; start += 100) {
+            TrainingDocument d;
+            d.ids.assign(ids.data_ptr<int64_t>() + start, ids.data_ptr<int64_t>() + start + 100);
+            d.labels = d.ids;
+            documents.push_back(std::move(d));
+        }
+        Pretrainer trainer(model, std::move(documents), {}, options);
+        Progress progress;
+        std::chrono::steady_clock::time_point timedStart;
+        trainer.onStep = [&](const TrainingStep &step) {
+            if (step.step == 2)
+                timedStart = std::chrono::steady_clock::now();
+            if (step.step == steps + 2)
+                progress.cancel();
+        };
+        try {
+            trainer.run(progress);
+        } catch (const Cancelled &) {
+        }
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - timedStart).count();
+        const double tokens = static_cast<double>(steps * options.batchSize * options.sequenceLength);
+        const double gflops = 3.0 * forwardFlops(config, options.batchSize * options.sequenceLength, options.sequenceLength) *
+                              static_cast<double>(steps) / seconds / 1e9;
+        std::printf("%-8s %10lld %6lldx%-5lld %12.0f %10.2f %7.1f%%\n", name, static_cast<long long>(model->parameterCount()),
+                    static_cast<long long>(options.batchSize), static_cast<long long>(options.sequenceLength),
+                    tokens / seconds, gflops, 100.0 * gflops / matmul.gflops);
+    }
+    return 0;
+}
+
 } // namespace
 
 int runBench(const QStringList &arguments)
@@ -124,8 +196,13 @@ int runBench(const QStringList &arguments)
     const QString which = arguments.size() > 1 ? arguments.at(1) : QString();
     if (which == QLatin1String("forward"))
         return benchForward(arguments);
+    if (which == QLatin1String("pretrain"))
+        return benchPretrain(arguments);
+    if (which == QLatin1String("window"))
+        return benchWindow(arguments);
     std::printf("Usage: nugget-cli bench BENCHMARK [options]\n\nBenchmarks:\n"
-                "  forward    tokens/s of forward and forward+backward against the machine's matmul GFLOP/s\n");
+                "  forward    tokens/s of forward and forward+backward against the machine's matmul GFLOP/s\n"
+                "  window     best-sub-matrix search of dimensionality reduction against a float32 sum and the reference\n");
     return which == QLatin1String("--help") ? 0 : 2;
 }
 

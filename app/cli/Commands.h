@@ -16,7 +16,13 @@ int runGenerate(const QStringList &arguments);
 int runEval(const QStringList &arguments);
 int runPretrain(const QStringList &arguments);
 int runZoo(const QStringList &arguments);
+int runSensitivity(const QStringList &arguments);
+int runExtract(const QStringList &arguments);
+int runTrain(const QStringList &arguments);
+int runTransfer(const QStringList &arguments);
+int runExperiment(const QStringList &arguments);
 int runBench(const QStringList &arguments);
+int benchWindow(const QStringList &arguments);   // nugget-cli bench window
 
 // Prints a throttled progress line for a training step on stderr.
 void printTrainingStep(const TrainingStep &step);

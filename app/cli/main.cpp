@@ -29,6 +29,11 @@ const std::map<QString, Command> &commands()
         {QStringLiteral("eval"), {"score a model on a task file (exact match, answer number, choice, perplexity)", nugget::cli::runEval}},
         {QStringLiteral("pretrain"), {"train a LLaMA-architecture model from scratch on text and chat files", nugget::cli::runPretrain}},
         {QStringLiteral("zoo"), {"regenerate the built-in demo world and teacher/student pair from a recipe", nugget::cli::runZoo}},
+        {QStringLiteral("sensitivity"), {"score every parameter by its sensitivity on seed samples into a session", nugget::cli::runSensitivity}},
+        {QStringLiteral("extract"), {"select layers, reduce and factorise teacher matrices into a student adapter", nugget::cli::runExtract}},
+        {QStringLiteral("train"), {"fine-tune LoRA adapters on a student", nugget::cli::runTrain}},
+        {QStringLiteral("transfer"), {"the whole pipeline: sensitivity, extraction, injection, training, evaluation, export", nugget::cli::runTransfer}},
+        {QStringLiteral("experiment"), {"conditions x seeds with controls: a table of mean and spread", nugget::cli::runExperiment}},
         {QStringLiteral("bench"), {"measure speed against this machine's limits", nugget::cli::runBench}},
     };
     return table;

@@ -27,6 +27,8 @@ DemoModelRecipe modelRecipe(const QJsonObject &json, const std::string &source, 
     auto architecture = json.value(QStringLiteral("architecture")).toObject();
     // The vocabulary comes from the tokenizer trained on the world; a placeholder lets
     // the rest of the architecture be validated now.
+    if (!architecture.contains(QStringLiteral("model_type")) && !architecture.contains(QStringLiteral("architectures")))
+        architecture[QStringLiteral("model_type")] = QStringLiteral("llama");   // the demo models are LLaMA by design
     if (!architecture.contains(QStringLiteral("vocab_size")))
         architecture[QStringLiteral("vocab_size")] = 2;
     QJsonObject spec{{QStringLiteral("architecture"), architecture},

@@ -1,0 +1,61 @@
+#include "CommandLine.h"
+#include "Commands.h"
+
+#include "io/Session.h"
+#include "transfer/Experiment.h"
+
+#include <QDir>
+#include <QSaveFile>
+
+#include <cstdio>
+
+namespace nugget::cli {
+
+namespace {
+
+void writeText(const QString &path, const std::string &text)
+{
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly) || file.write(text.data(), static_cast<qint64>(text.size())) < 0 || !file.commit())
+        throw Error(path.toStdString() + ": cannot write: " + file.errorString().toStdString());
+}
+
+} // namespace
+
+int runExperiment(const QStringList &arguments)
+{
+    QCommandLineParser parser;
+    parser.addOptions({
+        {QStringLiteral("recipe"), QStringLiteral("Experiment recipe: {\"transfer\": {...}, \"seeds\": [1,2,3], "
+                                                  "\"conditions\": [{\"name\": ..., overrides...}]}."),
+         QStringLiteral("FILE")},
+        {QStringLiteral("out"), QStringLiteral("Output folder: results.md, results.csv, session.h5."), QStringLiteral("DIR")},
+    });
+    parseOrExit(parser, arguments,
+                QStringLiteral("Runs every condition (default: vanilla student, plain LoRA, the method, the method with "
+                               "a random teacher sub-matrix, the student's own SVD) for every seed with the same data "
+                               "and budget, and writes a table with the mean and standard deviation per condition."));
+    if (!parser.isSet(QStringLiteral("recipe")) || !parser.isSet(QStringLiteral("out")))
+        throw Error("missing --recipe FILE or --out DIR (see --help)");
+    const auto recipe = ExperimentRecipe::fromJsonFile(parser.value(QStringLiteral("recipe")).toStdString());
+    const QDir out(parser.value(QStringLiteral("out")));
+    if (!QDir().mkpath(out.path()))
+        throw Error(out.path().toStdString() + ": cannot create the folder");
+
+    const auto sessionPath = out.filePath(QStringLiteral("session.h5")).toStdString();
+    auto session = QFileInfo::exists(QString::fromStdString(sessionPath)) ? Session::openForUpdate(sessionPath)
+                                                                          : Session::create(sessionPath);
+    session.setRecipe(recipe.base.toJson(), hashInputs(recipe.base.inputFiles()));
+    Progress progress;
+    const auto result = runExperiment(recipe, progress,
+                                      {[](const std::string &line) { std::fprintf(stderr, "%s\n", line.c_str()); }, {}},
+                                      &session);
+    const auto table = result.markdown(recipe);
+    writeText(out.filePath(QStringLiteral("results.md")), table);
+    writeText(out.filePath(QStringLiteral("results.csv")), result.csv());
+    session.commit();
+    std::printf("%s\n%zu runs in %.0f s -> %s\n", table.c_str(), result.runs.size(), result.seconds, qPrintable(out.path()));
+    return 0;
+}
+
+} // namespace nugget::cli

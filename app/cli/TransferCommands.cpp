@@ -1,0 +1,385 @@
+// nugget-cli sensitivity | extract | train | transfer: the transfer pipeline step by
+// step or end to end.
+
+#include "CommandLine.h"
+#include "Commands.h"
+
+#include "io/Session.h"
+#include "text/Tokenizer.h"
+#include "transfer/TransferRecipe.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QJsonDocument>
+
+#include <cstdio>
+
+namespace nugget::cli {
+
+namespace {
+
+QCommandLineOption option(const char *name, const char *description, const char *valueName = nullptr,
+                          const char *defaultValue = nullptr)
+{
+    if (!valueName)
+        return {QLatin1String(name), QLatin1String(description)};
+    return {QLatin1String(name), QLatin1String(description), QLatin1String(valueName),
+            defaultValue ? QString::fromLatin1(defaultValue) : QString()};
+}
+
+std::string required(const QCommandLineParser &parser, const char *name)
+{
+    if (!parser.isSet(QLatin1String(name)) || parser.value(QLatin1String(name)).isEmpty())
+        throw Error(std::string("missing --") + name + " (see --help)");
+    return parser.value(QLatin1String(name)).toStdString();
+}
+
+Progress consoleProgress()
+{
+    return Progress([](double fraction, const std::string &message) {
+        std::fprintf(stderr, "\r%5.1f%% %-60s", 100.0 * fraction, message.c_str());
+        if (fraction >= 1.0)
+            std::fprintf(stderr, "\n");
+    });
+}
+
+void logLine(const std::string &line) { std::fprintf(stderr, "%s\n", line.c_str()); }
+
+// Options shared by the commands that build adapters or train them.
+void addRecipeOptions(QCommandLineParser &parser)
+{
+    parser.addOptions({
+        option("layers", "Teacher layers: sensitivity, top, last, random or a list like 0,2,5 (default sensitivity).", "HOW", "sensitivity"),
+        option("structure", "Dimension reduction: submatrix, rowcol, neuron or random (default submatrix).", "HOW", "submatrix"),
+        option("origin", "What is transferred: all, ffn, attention or embedding (default all).", "WHAT", "all"),
+        option("rank", "LoRA rank (default 16).", "R", "16"),
+        option("alpha", "LoRA alpha (default: the rank, so the scale is 1).", "A"),
+        option("dropout", "LoRA dropout (default 0.05).", "P", "0.05"),
+        option("split", "SVD split: reference (B = U S, A = V^T) or pissa (sqrt(S) on both) (default reference).", "HOW", "reference"),
+        option("epochs", "Training epochs (default 3).", "N", "3"),
+        option("batch-size", "Examples per optimiser step (default 16).", "N", "16"),
+        option("micro-batch-size", "Examples per forward/backward (default 8).", "N", "8"),
+        option("learning-rate", "Peak learning rate (default 3e-4).", "LR", "3e-4"),
+        option("warmup-ratio", "Warm-up share of the steps (default 0.03).", "F", "0.03"),
+        option("max-length", "Tokens per example at most (default 512).", "N", "512"),
+        option("seed", "Seed of initialisation, shuffling and dropout (default 1).", "S", "1"),
+        option("metric", "Evaluation: exact-match, answer-number or choice (default exact-match).", "METRIC", "exact-match"),
+        option("eval-limit", "Evaluate only the first N items (default all).", "N", "0"),
+        option("device", "auto, cpu, cuda or cuda:N (default auto).", "DEVICE", "auto"),
+    });
+}
+
+TransferRecipe recipeFromOptions(const QCommandLineParser &parser)
+{
+    TransferRecipe r;
+    r.layers = parser.value(QStringLiteral("layers")).toStdString();
+    r.structure = parser.value(QStringLiteral("structure")).toStdString();
+    r.origin = parser.value(QStringLiteral("origin")).toStdString();
+    r.split = parser.value(QStringLiteral("split")).toStdString();
+    r.lora.rank = integerOption(parser, QStringLiteral("rank"));
+    r.lora.alpha = parser.isSet(QStringLiteral("alpha")) ? numberOption(parser, QStringLiteral("alpha"))
+                                                        : static_cast<double>(r.lora.rank);
+    r.lora.dropout = numberOption(parser, QStringLiteral("dropout"));
+    r.training.epochs = integerOption(parser, QStringLiteral("epochs"));
+    r.training.batchSize = integerOption(parser, QStringLiteral("batch-size"));
+    r.training.microBatchSize = integerOption(parser, QStringLiteral("micro-batch-size"));
+    r.training.learningRate = numberOption(parser, QStringLiteral("learning-rate"));
+    r.training.warmupRatio = numberOption(parser, QStringLiteral("warmup-ratio"));
+    r.maxLength = integerOption(parser, QStringLiteral("max-length"));
+    r.seed = static_cast<uint64_t>(integerOption(parser, QStringLiteral("seed")));
+    r.evalMetric = parser.value(QStringLiteral("metric")).toStdString();
+    r.evalLimit = integerOption(parser, QStringLiteral("eval-limit"));
+    // Round-trip through the JSON form: one place validates every value.
+    return TransferRecipe::fromJson(r.toJson(), "command line");
+}
+
+// The session at `path` opened for update, or a new one.
+Session openOrCreate(const std::string &path)
+{
+    return QFileInfo::exists(QString::fromStdString(path)) ? Session::openForUpdate(path) : Session::create(path);
+}
+
+SensitivityMap teacherScores(Session &session, ModelPair &pair, const std::string &seeds, const TransferRecipe &recipe,
+                             Progress &progress)
+{
+    if (session.hasSensitivity("teacher")) {
+        logLine("sensitivity: reading the teacher's scores from the session");
+        return loadSensitivity(session, "teacher");
+    }
+    if (seeds.empty())
+        throw Error("the session has no teacher sensitivity; give --seeds FILE to compute it");
+    logLine("sensitivity: scoring the teacher on " + seeds);
+    SensitivityOptions options;
+    options.metric = parseSensitivityMetric(recipe.sensitivityMetric);
+    options.maxLength = recipe.maxLength;
+    const auto map = computeSensitivity(pair.teacher.model, seedSamples(*pair.tokenizer, readChatJsonl(seeds), recipe.maxLength),
+                                        options, progress);
+    storeSensitivity(session, "teacher", map, pair.teacher.config.numHiddenLayers);
+    return map;
+}
+
+} // namespace
+
+int runSensitivity(const QStringList &arguments)
+{
+    QCommandLineParser parser;
+    parser.addOptions({
+        option("model", "Model folder to score.", "DIR"),
+        option("seeds", "Seed samples (JSONL); the loss is taken on the last assistant message.", "FILE"),
+        option("out", "Session file to write (created, or updated in place atomically).", "SESSION.h5"),
+        option("metric", "taylor (|W dL/dW|), fisher ((dL/dW)^2) or magnitude (|W|) (default taylor).", "METRIC", "taylor"),
+        option("side", "Store as the teacher's or the student's scores (default teacher).", "SIDE", "teacher"),
+        option("max-length", "Tokens per sample at most (default 512).", "N", "512"),
+        option("device", "auto, cpu, cuda or cuda:N (default auto).", "DEVICE", "auto"),
+    });
+    parseOrExit(parser, arguments,
+                QStringLiteral("Scores every parameter of a model by its sensitivity on seed samples (one forward and "
+                               "backward pass per sample, batch size 1) and stores the scores, per-layer totals and "
+                               "the metric in the session."));
+    const auto side = parser.value(QStringLiteral("side")).toStdString();
+    if (side != "teacher" && side != "student")
+        throw Error("--side expects teacher or student");
+    const auto metric = parseSensitivityMetric(parser.value(QStringLiteral("metric")).toStdString());
+    LoadOptions load;
+    load.device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
+    auto model = loadModelFolder(required(parser, "model"), load);
+    if (model.tokenizerPath.empty())
+        throw Error(model.folder + ": no tokenizer.model in the model folder");
+    const auto tokenizer = Tokenizer::load(model.tokenizerPath);
+    std::vector<SeedSample> samples;
+    if (metric != SensitivityMetric::Magnitude)
+        samples = seedSamples(*tokenizer, readChatJsonl(required(parser, "seeds")),
+                              integerOption(parser, QStringLiteral("max-length")));
+
+    const auto out = required(parser, "out");
+    auto session = openOrCreate(out);
+    auto progress = consoleProgress();
+    SensitivityOptions options;
+    options.metric = metric;
+    options.maxLength = integerOption(parser, QStringLiteral("max-length"));
+    const auto map = computeSensitivity(model.model, samples, options, progress);
+    storeSensitivity(session, side, map, model.config.numHiddenLayers);
+    if (!session.hasRecipe()) {
+        std::vector<std::string> inputs{QDir(QString::fromStdString(model.folder)).filePath(QStringLiteral("model.safetensors")).toStdString()};
+        if (parser.isSet(QStringLiteral("seeds")))
+            inputs.push_back(parser.value(QStringLiteral("seeds")).toStdString());
+        QJsonObject recipe{{QLatin1String(side == "teacher" ? "teacher" : "student"), QString::fromStdString(model.folder)},
+                           {QStringLiteral("sensitivity_metric"), QString::fromStdString(sensitivityMetricName(metric))}};
+        session.setRecipe(recipe, hashInputs(inputs));
+    }
+    session.commit();
+
+    const auto totals = map.layerTotals(model.config.numHiddenLayers);
+    std::printf("%s sensitivity of %s over %lld samples -> %s\nlayer totals:", sensitivityMetricName(metric).c_str(),
+                model.folder.c_str(), static_cast<long long>(map.samples), out.c_str());
+    for (size_t i = 0; i < totals.size(); ++i)
+        std::printf(" %zu:%.4g", i, totals[i]);
+    std::printf("\n");
+    return 0;
+}
+
+int runExtract(const QStringList &arguments)
+{
+    QCommandLineParser parser;
+    parser.addOptions({
+        option("teacher", "Teacher model folder.", "DIR"),
+        option("student", "Student model folder.", "DIR"),
+        option("session", "Session file (teacher sensitivity read from it, or computed and stored).", "SESSION.h5"),
+        option("seeds", "Seed samples, needed when the session has no teacher sensitivity yet.", "FILE"),
+        option("out", "Adapter folder to write (PEFT format; the delta adapter in OUT/delta).", "ADAPTER_DIR"),
+    });
+    addRecipeOptions(parser);
+    parseOrExit(parser, arguments,
+                QStringLiteral("Selects teacher layers, reduces each teacher matrix to the student's shape by its "
+                               "sensitivity, factorises it (truncated SVD) and writes the LoRA initialisation of the "
+                               "student as a PEFT adapter, with the delta adapter that keeps the student unchanged at "
+                               "step 0. Records the selection and the kept rows and columns in the session."));
+    auto recipe = recipeFromOptions(parser);
+    recipe.teacher = required(parser, "teacher");
+    recipe.student = required(parser, "student");
+    const auto out = required(parser, "out");
+    LoadOptions load;
+    load.device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
+    auto pair = loadModelPair(recipe.teacher, recipe.student, load);
+    auto session = openOrCreate(required(parser, "session"));
+    auto progress = consoleProgress();
+    const auto scores = teacherScores(session, pair, parser.value(QStringLiteral("seeds")).toStdString(), recipe, progress);
+
+    const auto selection = selectLayers(recipe.layers, scores.layerTotals(pair.teacher.config.numHiddenLayers),
+                                        pair.student.config.numHiddenLayers, recipe.seed);
+    ExtractionOptions options;
+    options.structure = parseReductionStructure(recipe.structure);
+    options.origin = parseTransferOrigin(recipe.origin);
+    options.rank = recipe.lora.rank;
+    options.split = parseFactorSplit(recipe.split);
+    options.seed = recipe.seed;
+    auto weights = pair.teacher.model->named_parameters();
+    const auto extraction = extractKnowledge(
+        pair.teacher.config, [&](const std::string &n) { return weights[n].detach(); },
+        [&](const std::string &n) { return scores.at(n); }, pair.student.config, selection, options, progress);
+    session.writeSelection(selection.teacherLayers, layerStrategyName(selection.strategy));
+    for (const auto &m : extraction.matrices)
+        session.writeReduction(m.teacherParameter, m.indices.rows, m.indices.cols, recipe.structure);
+
+    RunReport run;
+    run.init = "transfer";
+    run.initialAdapters = injectTransfer(pair.student.model, extraction, recipe.lora);
+    exportRunAdapters(pair.student.model, run, out, recipe.student);
+    if (!session.hasRecipe())
+        session.setRecipe(recipe.toJson(), hashInputs(recipe.inputFiles()));
+    session.commit();
+
+    std::printf("teacher layers");
+    for (size_t i = 0; i < selection.teacherLayers.size(); ++i)
+        std::printf(" %lld->%zu", static_cast<long long>(selection.teacherLayers[i]), i);
+    std::printf(" (%s); %zu matrices, rank %lld -> %s\n", layerStrategyName(selection.strategy).c_str(),
+                extraction.matrices.size(), static_cast<long long>(recipe.lora.rank), out.c_str());
+    return 0;
+}
+
+int runTrain(const QStringList &arguments)
+{
+    QCommandLineParser parser;
+    parser.addOptions({
+        option("student", "Student model folder.", "DIR"),
+        option("init", "An adapter folder from extract (its delta is merged first), lora (plain LoRA) or own-svd "
+                       "(default lora).", "ADAPTER_DIR|lora|own-svd", "lora"),
+        option("train", "Training data (JSONL).", "FILE"),
+        option("eval", "Evaluation data (JSONL), scored after training.", "FILE"),
+        option("out", "Folder for the trained adapter (PEFT format).", "DIR"),
+        option("merged", "Also write the merged model (base + adapters) as a model folder here.", "DIR"),
+    });
+    addRecipeOptions(parser);
+    parseOrExit(parser, arguments, QStringLiteral("Fine-tunes LoRA adapters on a student model."));
+    auto recipe = recipeFromOptions(parser);
+    recipe.student = required(parser, "student");
+    const auto out = required(parser, "out");
+    LoadOptions load;
+    load.device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
+    auto student = loadModelFolder(recipe.student, load);
+    if (student.tokenizerPath.empty())
+        throw Error(recipe.student + ": no tokenizer.model in the student's folder");
+    const auto tokenizer = Tokenizer::load(student.tokenizerPath);
+
+    RunReport run;
+    const auto init = parser.value(QStringLiteral("init")).toStdString();
+    run.init = init;
+    if (init == "lora") {
+        injectPlainLora(student.model, modulesOf(parseTransferOrigin(recipe.origin)), recipe.lora, recipe.seed);
+    } else if (init == "own-svd") {
+        run.initialAdapters = injectOwnSvd(student.model, modulesOf(parseTransferOrigin(recipe.origin)), recipe.lora,
+                                           parseFactorSplit(recipe.split));
+    } else {
+        const QDir adapterDir(QString::fromStdString(init));
+        if (!adapterDir.exists())
+            throw Error("--init: '" + init + "' is neither lora, own-svd nor an adapter folder");
+        const auto deltaDir = adapterDir.filePath(QStringLiteral("delta")).toStdString();
+        if (QFileInfo::exists(QString::fromStdString(deltaDir))) {
+            const auto delta = readPeftAdapter(deltaDir);
+            attachAdapter(student.model, delta);
+            mergeAllLora(student.model);
+            for (const auto &[name, f] : delta.factors)
+                run.initialAdapters[name] = {f.a, -f.b};
+        }
+        attachAdapter(student.model, readPeftAdapter(init));
+        run.init = "adapter";
+    }
+    auto options = recipe.training;
+    options.seed = recipe.seed;
+    options.maxLength = recipe.maxLength;
+    options.padId = tokenizer->eosId();
+    auto progress = consoleProgress();
+    run.training = trainLora(student.model, trainingDocuments(*tokenizer, readChatJsonl(required(parser, "train")), recipe.maxLength),
+                             {}, options, progress, printTrainingStep);
+    exportRunAdapters(student.model, run, out, recipe.student);
+    if (parser.isSet(QStringLiteral("eval"))) {
+        EvalOptions evalOptions;
+        evalOptions.limit = recipe.evalLimit;
+        const auto metric = parseEvalMetric(recipe.evalMetric);
+        const auto data = readChatJsonl(parser.value(QStringLiteral("eval")).toStdString());
+        const auto result = metric == EvalMetric::Choice
+                                ? evaluateChoice(student.model, *tokenizer, data, evalOptions, &progress)
+                                : evaluateGenerated(student.model, *tokenizer, data, metric, evalOptions, &progress);
+        std::printf("%s %.2f%% (%lld of %lld items)\n", recipe.evalMetric.c_str(), 100.0 * result.score,
+                    static_cast<long long>(result.correct), static_cast<long long>(result.items));
+    }
+    if (parser.isSet(QStringLiteral("merged"))) {
+        mergeAllLora(student.model);
+        SaveOptions save;
+        save.tokenizerPath = student.tokenizerPath;
+        saveModelFolder(student.model, parser.value(QStringLiteral("merged")).toStdString(), save);
+    }
+    std::printf("trained %zu steps -> %s\n", run.training.steps.size(), out.c_str());
+    return 0;
+}
+
+int runTransfer(const QStringList &arguments)
+{
+    QCommandLineParser parser;
+    parser.addOptions({
+        option("teacher", "Teacher model folder.", "DIR"),
+        option("student", "Student model folder.", "DIR"),
+        option("seeds", "Seed samples (JSONL).", "FILE"),
+        option("train", "Training data (JSONL).", "FILE"),
+        option("eval", "Evaluation data (JSONL).", "FILE"),
+        option("init", "transfer (the method), lora, own-svd or none (default transfer).", "HOW", "transfer"),
+        option("out", "Output folder: session.h5, adapter/ (PEFT, with delta/), merged/.", "DIR"),
+    });
+    addRecipeOptions(parser);
+    parseOrExit(parser, arguments,
+                QStringLiteral("The whole pipeline: teacher sensitivity on the seeds, layer selection, reduction and "
+                               "SVD, injection into the student, LoRA training, evaluation and export. Records "
+                               "everything in OUT/session.h5."));
+    auto recipe = recipeFromOptions(parser);
+    recipe.teacher = required(parser, "teacher");
+    recipe.student = required(parser, "student");
+    recipe.seeds = required(parser, "seeds");
+    recipe.train = required(parser, "train");
+    recipe.eval = required(parser, "eval");
+    recipe.init = parser.value(QStringLiteral("init")).toStdString();
+    recipe = TransferRecipe::fromJson(recipe.toJson(), "command line");
+    const QDir out(QString::fromStdString(required(parser, "out")));
+    if (!QDir().mkpath(out.path()))
+        throw Error(out.path().toStdString() + ": cannot create the folder");
+
+    LoadOptions load;
+    load.device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
+    auto pair = loadModelPair(recipe.teacher, recipe.student, load);
+    auto session = openOrCreate(out.filePath(QStringLiteral("session.h5")).toStdString());
+    session.setRecipe(recipe.toJson(), hashInputs(recipe.inputFiles()));
+    auto progress = consoleProgress();
+    std::optional<SensitivityMap> scores;
+    if (recipe.init == "transfer")
+        scores = teacherScores(session, pair, recipe.seeds, recipe, progress);
+
+    LlamaForCausalLM trained{nullptr};
+    const auto run = runCondition(recipe, recipe.init, pair, scores ? &*scores : nullptr, readChatJsonl(recipe.train),
+                                  readChatJsonl(recipe.eval), progress, {logLine, printTrainingStep}, &trained);
+    if (run.extraction) {
+        session.writeSelection(run.extraction->selection.teacherLayers, layerStrategyName(run.extraction->selection.strategy));
+        for (const auto &m : run.extraction->matrices)
+            session.writeReduction(m.teacherParameter, m.indices.rows, m.indices.cols, recipe.structure);
+    }
+    std::vector<float> curve;
+    for (const auto &s : run.training.steps)
+        curve.insert(curve.end(), {static_cast<float>(s.step), static_cast<float>(s.loss), static_cast<float>(s.learningRate)});
+    const auto steps = static_cast<int64_t>(run.training.steps.size());
+    const QJsonObject scoresJson{{QStringLiteral("metric"), QString::fromStdString(recipe.evalMetric)},
+                                 {QStringLiteral("score"), run.evaluation.score},
+                                 {QStringLiteral("items"), static_cast<qint64>(run.evaluation.items)},
+                                 {QStringLiteral("seconds"), run.seconds}};
+    session.writeRun(recipe.init, torch::tensor(curve).view({steps, 3}), {"step", "loss", "learning_rate"}, scoresJson);
+    if (recipe.init != "none")
+        exportRunAdapters(trained, run, out.filePath(QStringLiteral("adapter")).toStdString(), recipe.student);
+    mergeAllLora(trained);
+    SaveOptions save;
+    save.tokenizerPath = pair.student.tokenizerPath;
+    saveModelFolder(trained, out.filePath(QStringLiteral("merged")).toStdString(), save);
+    session.commit();
+    std::printf("%s: %s %.2f%% (%lld of %lld items) in %.0f s -> %s\n", recipe.init.c_str(), recipe.evalMetric.c_str(),
+                100.0 * run.evaluation.score, static_cast<long long>(run.evaluation.correct),
+                static_cast<long long>(run.evaluation.items), run.seconds, qPrintable(out.path()));
+    return 0;
+}
+
+} // namespace nugget::cli

@@ -1,0 +1,327 @@
+#include "transfer/TransferRecipe.h"
+
+#include "Error.h"
+#include "io/Session.h"
+#include "text/Tokenizer.h"
+#include "zoo/DemoRecipe.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QJsonArray>
+
+#include <chrono>
+#include <set>
+
+namespace nugget {
+
+namespace {
+
+const std::set<QString> kRecipeKeys = {
+    QStringLiteral("teacher"), QStringLiteral("student"), QStringLiteral("seeds"), QStringLiteral("train"),
+    QStringLiteral("eval"), QStringLiteral("eval_metric"), QStringLiteral("eval_limit"), QStringLiteral("max_new_tokens"),
+    QStringLiteral("sensitivity_metric"), QStringLiteral("max_length"), QStringLiteral("layers"),
+    QStringLiteral("structure"), QStringLiteral("origin"), QStringLiteral("split"), QStringLiteral("init"),
+    QStringLiteral("rank"), QStringLiteral("alpha"), QStringLiteral("dropout"), QStringLiteral("epochs"),
+    QStringLiteral("batch_size"), QStringLiteral("micro_batch_size"), QStringLiteral("learning_rate"),
+    QStringLiteral("warmup_ratio"), QStringLiteral("weight_decay"), QStringLiteral("eval_every"), QStringLiteral("seed"),
+};
+
+} // namespace
+
+QJsonObject TransferRecipe::toJson() const
+{
+    return {
+        {QStringLiteral("teacher"), QString::fromStdString(teacher)},
+        {QStringLiteral("student"), QString::fromStdString(student)},
+        {QStringLiteral("seeds"), QString::fromStdString(seeds)},
+        {QStringLiteral("train"), QString::fromStdString(train)},
+        {QStringLiteral("eval"), QString::fromStdString(eval)},
+        {QStringLiteral("eval_metric"), QString::fromStdString(evalMetric)},
+        {QStringLiteral("eval_limit"), static_cast<qint64>(evalLimit)},
+        {QStringLiteral("max_new_tokens"), static_cast<qint64>(maxNewTokens)},
+        {QStringLiteral("sensitivity_metric"), QString::fromStdString(sensitivityMetric)},
+        {QStringLiteral("max_length"), static_cast<qint64>(maxLength)},
+        {QStringLiteral("layers"), QString::fromStdString(layers)},
+        {QStringLiteral("structure"), QString::fromStdString(structure)},
+        {QStringLiteral("origin"), QString::fromStdString(origin)},
+        {QStringLiteral("split"), QString::fromStdString(split)},
+        {QStringLiteral("init"), QString::fromStdString(init)},
+        {QStringLiteral("rank"), static_cast<qint64>(lora.rank)},
+        {QStringLiteral("alpha"), lora.alpha},
+        {QStringLiteral("dropout"), lora.dropout},
+        {QStringLiteral("epochs"), static_cast<qint64>(training.epochs)},
+        {QStringLiteral("batch_size"), static_cast<qint64>(training.batchSize)},
+        {QStringLiteral("micro_batch_size"), static_cast<qint64>(training.microBatchSize)},
+        {QStringLiteral("learning_rate"), training.learningRate},
+        {QStringLiteral("warmup_ratio"), training.warmupRatio},
+        {QStringLiteral("weight_decay"), training.weightDecay},
+        {QStringLiteral("eval_every"), static_cast<qint64>(training.evalEvery)},
+        {QStringLiteral("seed"), static_cast<qint64>(seed)},
+    };
+}
+
+TransferRecipe TransferRecipe::fromJson(const QJsonObject &json, const std::string &source, const std::string &baseDir)
+{
+    for (auto it = json.begin(); it != json.end(); ++it)
+        if (!kRecipeKeys.count(it.key()))
+            throw Error(source + ": unknown key '" + it.key().toStdString() + "'");
+    TransferRecipe r;
+    auto text = [&](const char *key, std::string &field) {
+        const auto value = json.value(QLatin1String(key));
+        if (value.isUndefined())
+            return;
+        if (!value.isString())
+            throw Error(source + ": '" + key + "' must be a string");
+        field = value.toString().toStdString();
+    };
+    auto path = [&](const char *key, std::string &field) {
+        text(key, field);
+        if (!field.empty() && !baseDir.empty() && QDir::isRelativePath(QString::fromStdString(field)))
+            field = QDir(QString::fromStdString(baseDir)).filePath(QString::fromStdString(field)).toStdString();
+    };
+    auto integer = [&](const char *key, int64_t &field, int64_t minimum) {
+        const auto value = json.value(QLatin1String(key));
+        if (value.isUndefined())
+            return;
+        if (!value.isDouble() || value.toDouble() != static_cast<double>(value.toInteger()) || value.toInteger() < minimum)
+            throw Error(source + ": '" + key + "' must be an integer >= " + std::to_string(minimum));
+        field = value.toInteger();
+    };
+    auto number = [&](const char *key, double &field, double minimum) {
+        const auto value = json.value(QLatin1String(key));
+        if (value.isUndefined())
+            return;
+        if (!value.isDouble() || value.toDouble() < minimum)
+            throw Error(source + ": '" + key + "' must be a number >= " + std::to_string(minimum));
+        field = value.toDouble();
+    };
+    path("teacher", r.teacher);
+    path("student", r.student);
+    path("seeds", r.seeds);
+    path("train", r.train);
+    path("eval", r.eval);
+    text("eval_metric", r.evalMetric);
+    integer("eval_limit", r.evalLimit, 0);
+    integer("max_new_tokens", r.maxNewTokens, 1);
+    text("sensitivity_metric", r.sensitivityMetric);
+    integer("max_length", r.maxLength, 2);
+    text("layers", r.layers);
+    text("structure", r.structure);
+    text("origin", r.origin);
+    text("split", r.split);
+    text("init", r.init);
+    integer("rank", r.lora.rank, 1);
+    number("alpha", r.lora.alpha, 1e-12);
+    number("dropout", r.lora.dropout, 0);
+    integer("epochs", r.training.epochs, 1);
+    integer("batch_size", r.training.batchSize, 1);
+    integer("micro_batch_size", r.training.microBatchSize, 1);
+    number("learning_rate", r.training.learningRate, 1e-12);
+    number("warmup_ratio", r.training.warmupRatio, 0);
+    number("weight_decay", r.training.weightDecay, 0);
+    integer("eval_every", r.training.evalEvery, 0);
+    int64_t seed = static_cast<int64_t>(r.seed);
+    integer("seed", seed, 0);
+    r.seed = static_cast<uint64_t>(seed);
+    // Validate the names now rather than half-way through a run.
+    parseEvalMetric(r.evalMetric);
+    parseSensitivityMetric(r.sensitivityMetric);
+    parseReductionStructure(r.structure);
+    parseTransferOrigin(r.origin);
+    parseFactorSplit(r.split);
+    if (r.init != "none")
+        parseAdapterInit(r.init);
+    if (r.lora.dropout >= 1)
+        throw Error(source + ": 'dropout' must be below 1");
+    return r;
+}
+
+std::vector<std::string> TransferRecipe::inputFiles() const
+{
+    std::vector<std::string> files;
+    for (const auto &dir : {teacher, student})
+        for (const char *name : {"config.json", "model.safetensors", "tokenizer.model"})
+            if (QFileInfo::exists(QDir(QString::fromStdString(dir)).filePath(QLatin1String(name))))
+                files.push_back(QDir(QString::fromStdString(dir)).filePath(QLatin1String(name)).toStdString());
+    for (const auto &file : {seeds, train, eval})
+        if (!file.empty())
+            files.push_back(file);
+    return files;
+}
+
+std::map<std::string, std::string> hashInputs(const std::vector<std::string> &files)
+{
+    std::map<std::string, std::string> hashes;
+    for (const auto &file : files)
+        hashes[QFileInfo(QString::fromStdString(file)).absoluteFilePath().toStdString()] = zoo::fileSha256(file);
+    return hashes;
+}
+
+ModelPair loadModelPair(const std::string &teacherDir, const std::string &studentDir, const LoadOptions &options)
+{
+    ModelPair pair;
+    pair.teacher = loadModelFolder(teacherDir, options);
+    pair.student = loadModelFolder(studentDir, options);
+    if (pair.teacher.tokenizerPath.empty())
+        throw Error(teacherDir + ": no tokenizer.model in the teacher's folder");
+    if (pair.student.tokenizerPath.empty())
+        throw Error(studentDir + ": no tokenizer.model in the student's folder");
+    pair.tokenizer = Tokenizer::load(pair.teacher.tokenizerPath);
+    const auto studentTokenizer = Tokenizer::load(pair.student.tokenizerPath);
+    bool same = pair.tokenizer->vocabSize() == studentTokenizer->vocabSize();
+    for (int64_t id = 0; same && id < pair.tokenizer->vocabSize(); ++id)
+        same = pair.tokenizer->piece(id) == studentTokenizer->piece(id);
+    if (!same)
+        throw Error("the teacher's and the student's tokenizers differ (" + pair.teacher.tokenizerPath + " vs " +
+                    pair.student.tokenizerPath + "): a transfer needs one vocabulary");
+
+    const auto &t = pair.teacher.config, &s = pair.student.config;
+    const std::pair<const char *, std::pair<int64_t, int64_t>> dims[] = {
+        {"layers", {t.numHiddenLayers, s.numHiddenLayers}},
+        {"hidden size", {t.hiddenSize, s.hiddenSize}},
+        {"intermediate size", {t.intermediateSize, s.intermediateSize}},
+        {"attention width", {t.numAttentionHeads * t.headDim, s.numAttentionHeads * s.headDim}},
+        {"key/value width", {t.numKeyValueHeads * t.headDim, s.numKeyValueHeads * s.headDim}},
+    };
+    for (const auto &[name, sizes] : dims)
+        if (sizes.first < sizes.second)
+            throw Error("the teacher (" + teacherDir + ") is smaller than the student (" + studentDir + ") in " + name +
+                        ": " + std::to_string(sizes.first) + " < " + std::to_string(sizes.second) +
+                        "; the teacher must be the larger model");
+    if (t.parameterCount() <= s.parameterCount())
+        throw Error("the teacher (" + teacherDir + ") has no more parameters than the student (" + studentDir +
+                    "); the teacher must be the larger model");
+    return pair;
+}
+
+std::vector<SeedSample> seedSamples(const Tokenizer &tokenizer, const std::vector<ChatExample> &examples, int64_t maxLength)
+{
+    std::vector<SeedSample> samples;
+    for (const auto &example : examples) {
+        auto tokenized = tokenizeChat(tokenizer, example, maxLength);
+        samples.push_back({std::move(tokenized.inputIds), std::move(tokenized.labels)});
+    }
+    return samples;
+}
+
+std::vector<TrainingDocument> trainingDocuments(const Tokenizer &tokenizer, const std::vector<ChatExample> &examples,
+                                                int64_t maxLength)
+{
+    std::vector<TrainingDocument> documents;
+    for (const auto &example : examples) {
+        auto tokenized = tokenizeChat(tokenizer, example, maxLength);
+        documents.push_back({std::move(tokenized.inputIds), std::move(tokenized.labels)});
+    }
+    return documents;
+}
+
+void storeSensitivity(Session &session, const std::string &side, const SensitivityMap &map, int64_t layers)
+{
+    for (const auto &[name, scores] : map.scores)
+        session.writeSensitivity(side, name, scores);
+    session.setSensitivityInfo(side, sensitivityMetricName(map.metric), map.samples);
+    session.writeLayerTotals(side, map.layerModuleTotals(layers), layerModuleNames());
+}
+
+SensitivityMap loadSensitivity(const Session &session, const std::string &side)
+{
+    SensitivityMap map;
+    const auto info = session.sensitivityInfo(side);
+    map.metric = parseSensitivityMetric(info.metric);
+    map.samples = info.samples;
+    for (const auto &name : session.sensitivityParameters(side))
+        map.scores[name] = session.readSensitivity(side, name);
+    return map;
+}
+
+RunReport runCondition(const TransferRecipe &recipe, const std::string &name, ModelPair &pair,
+                       const SensitivityMap *teacherScores, const std::vector<ChatExample> &train,
+                       const std::vector<ChatExample> &eval, Progress &progress, const RunCallbacks &callbacks,
+                       LlamaForCausalLM *trained)
+{
+    const auto start = std::chrono::steady_clock::now();
+    auto log = [&](const std::string &line) {
+        if (callbacks.log)
+            callbacks.log(name + ": " + line);
+    };
+    RunReport run;
+    run.name = name;
+    run.init = recipe.init;
+    run.seed = recipe.seed;
+
+    LoadOptions load;
+    load.device = pair.student.model->device();
+    auto student = loadModelFolder(pair.student.folder, load).model;
+    const auto modules = modulesOf(parseTransferOrigin(recipe.origin));
+    const auto split = parseFactorSplit(recipe.split);
+
+    if (recipe.init == "transfer") {
+        if (!teacherScores)
+            throw Error("a transfer run needs the teacher's sensitivity scores");
+        const auto selection = selectLayers(recipe.layers, teacherScores->layerTotals(pair.teacher.config.numHiddenLayers),
+                                            pair.student.config.numHiddenLayers, recipe.seed);
+        ExtractionOptions options;
+        options.structure = parseReductionStructure(recipe.structure);
+        options.origin = parseTransferOrigin(recipe.origin);
+        options.rank = recipe.lora.rank;
+        options.split = split;
+        options.seed = recipe.seed;
+        auto weights = pair.teacher.model->named_parameters();
+        run.extraction = extractKnowledge(
+            pair.teacher.config, [&](const std::string &n) { return weights[n].detach(); },
+            [&](const std::string &n) { return teacherScores->at(n); }, pair.student.config, selection, options,
+            progress);
+        run.initialAdapters = injectTransfer(student, *run.extraction, recipe.lora);
+        log("injected " + std::to_string(run.extraction->matrices.size()) + " teacher-derived adapters");
+    } else if (recipe.init == "lora") {
+        injectPlainLora(student, modules, recipe.lora, recipe.seed);
+    } else if (recipe.init == "own-svd") {
+        run.initialAdapters = injectOwnSvd(student, modules, recipe.lora, split);
+    } else if (recipe.init != "none") {
+        parseAdapterInit(recipe.init);   // throws with the list of valid names
+    }
+
+    if (recipe.init != "none") {
+        auto options = recipe.training;
+        options.seed = recipe.seed;
+        options.maxLength = recipe.maxLength;
+        options.padId = pair.tokenizer->eosId();
+        run.training = trainLora(student, trainingDocuments(*pair.tokenizer, train, recipe.maxLength), {}, options,
+                                 progress, callbacks.onStep);
+        log("trained " + std::to_string(run.training.steps.size()) + " steps, final loss " +
+            std::to_string(run.training.steps.empty() ? 0.0 : run.training.steps.back().loss));
+    }
+
+    EvalOptions evalOptions;
+    evalOptions.limit = recipe.evalLimit;
+    evalOptions.maxNewTokens = recipe.maxNewTokens;
+    const auto metric = parseEvalMetric(recipe.evalMetric);
+    run.evaluation = metric == EvalMetric::Choice
+                         ? evaluateChoice(student, *pair.tokenizer, eval, evalOptions, &progress)
+                         : evaluateGenerated(student, *pair.tokenizer, eval, metric, evalOptions, &progress);
+    log(recipe.evalMetric + " " + std::to_string(100.0 * run.evaluation.score) + "% on " +
+        std::to_string(run.evaluation.items) + " items");
+    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (trained)
+        *trained = student;
+    return run;
+}
+
+void exportRunAdapters(LlamaForCausalLM &trained, const RunReport &run, const std::string &dir, const std::string &baseModel)
+{
+    const QJsonObject extra{{QStringLiteral("nugget_init"), QString::fromStdString(run.init)}};
+    writePeftAdapter(dir, adapterOf(trained, baseModel), extra);
+    if (run.initialAdapters.empty())
+        return;
+    PeftAdapter delta;
+    delta.baseModel = baseModel;
+    delta.settings = adapterOf(trained, baseModel).settings;
+    for (const auto &[name, factors] : run.initialAdapters)
+        delta.factors[name] = {factors.a.detach().cpu(), -factors.b.detach().cpu()};
+    writePeftAdapter(QDir(QString::fromStdString(dir)).filePath(QStringLiteral("delta")).toStdString(), delta,
+                     QJsonObject{{QStringLiteral("nugget_role"),
+                                  QStringLiteral("delta: merge into the base first; base + delta + the trained adapter "
+                                                 "reproduces the fine-tuned student")}});
+}
+
+} // namespace nugget

@@ -1,0 +1,109 @@
+#pragma once
+// Everything that defines one transfer, as one JSON-serialisable recipe (recorded in
+// the session), and the steps of the pipeline as plain functions used by nugget-cli,
+// the workbench and the tests:
+//   sensitivity -> layer selection -> reduction + SVD -> injection -> LoRA training
+//   -> evaluation -> export.
+
+#include "eval/TaskEvaluation.h"
+#include "io/PeftAdapter.h"
+#include "model/ModelFolder.h"
+#include "text/ChatDataset.h"
+#include "train/LoraTrainer.h"
+#include "transfer/Extraction.h"
+#include "transfer/Injection.h"
+#include "transfer/Sensitivity.h"
+
+#include <QJsonObject>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nugget {
+
+class Session;
+class Tokenizer;
+
+struct TransferRecipe
+{
+    std::string teacher, student;                 // model folders
+    std::string seeds, train, eval;               // JSONL task files
+    std::string evalMetric = "exact-match";       // exact-match | answer-number | choice
+    int64_t evalLimit = 0;
+    int64_t maxNewTokens = 48;
+    std::string sensitivityMetric = "taylor";
+    int64_t maxLength = 512;                      // tokens per example
+    std::string layers = "sensitivity";           // or top | last | random | "0,2,5"
+    std::string structure = "submatrix";
+    std::string origin = "all";
+    std::string split = "reference";              // reference | pissa
+    std::string init = "transfer";                // transfer | lora | own-svd | none
+    LoraSettings lora{16, 16, 0.05};
+    LoraTrainingOptions training;
+    uint64_t seed = 1;
+
+    QJsonObject toJson() const;
+    // Missing keys keep their defaults; unknown keys and bad values throw Error naming
+    // `source` and the key. Relative paths are resolved against `baseDir` when given.
+    static TransferRecipe fromJson(const QJsonObject &json, const std::string &source, const std::string &baseDir = {});
+    std::vector<std::string> inputFiles() const;   // every file whose hash the session records
+};
+
+// Teacher and student as one pair: the checks a transfer needs before anything runs.
+struct ModelPair
+{
+    LoadedModel teacher, student;
+    std::shared_ptr<Tokenizer> tokenizer;   // shared by both
+};
+// Throws Error when a folder lacks a tokenizer, the tokenizers differ, or the teacher
+// is not larger than the student in every dimension a transfer reduces.
+ModelPair loadModelPair(const std::string &teacherDir, const std::string &studentDir, const LoadOptions &options = {});
+
+std::vector<SeedSample> seedSamples(const Tokenizer &tokenizer, const std::vector<ChatExample> &examples, int64_t maxLength);
+std::vector<TrainingDocument> trainingDocuments(const Tokenizer &tokenizer, const std::vector<ChatExample> &examples,
+                                                int64_t maxLength);
+
+// Session storage of a sensitivity map: every parameter's scores, per-layer totals and
+// the metric.
+void storeSensitivity(Session &session, const std::string &side, const SensitivityMap &map, int64_t layers);
+SensitivityMap loadSensitivity(const Session &session, const std::string &side);
+
+// sha256 of each input file, for the session's record.
+std::map<std::string, std::string> hashInputs(const std::vector<std::string> &files);
+
+struct RunReport
+{
+    std::string name;
+    std::string init;
+    uint64_t seed = 0;
+    LoraTrainingResult training;
+    EvalResult evaluation;
+    double seconds = 0;
+    std::optional<Extraction> extraction;   // for transfer runs
+    InitialAdapters initialAdapters;        // for delta-initialised runs
+};
+
+struct RunCallbacks
+{
+    std::function<void(const std::string &)> log;
+    std::function<void(const TrainingStep &)> onStep;
+};
+
+// One condition end to end on a fresh copy of the student: initialise the adapters
+// (`recipe.init`), train (skipped for "none"), evaluate. `teacherScores` is needed for
+// "transfer" only. Leaves the trained student in `pair.student.model` state untouched:
+// the run works on its own reloaded copy, returned through `trained` when given.
+RunReport runCondition(const TransferRecipe &recipe, const std::string &name, ModelPair &pair,
+                       const SensitivityMap *teacherScores, const std::vector<ChatExample> &train,
+                       const std::vector<ChatExample> &eval, Progress &progress, const RunCallbacks &callbacks = {},
+                       LlamaForCausalLM *trained = nullptr);
+
+// Writes a run's adapter (and, for delta-initialised runs, the delta adapter in
+// DIR/delta) in PEFT format.
+void exportRunAdapters(LlamaForCausalLM &trained, const RunReport &run, const std::string &dir,
+                       const std::string &baseModel);
+
+} // namespace nugget
