@@ -111,6 +111,10 @@ ExperimentResult runExperiment(const ExperimentRecipe &recipe, Progress &progres
             summary.scores.push_back(run.evaluation.score);
             summary.seconds += run.seconds;
             if (session) {
+                QJsonArray teacherLayers;
+                if (run.extraction)
+                    for (const auto layer : run.extraction->selection.teacherLayers)
+                        teacherLayers.append(static_cast<qint64>(layer));
                 std::vector<float> curve;
                 for (const auto &s : run.training.steps)
                     curve.insert(curve.end(), {static_cast<float>(s.step), static_cast<float>(s.loss)});
@@ -121,7 +125,8 @@ ExperimentResult runExperiment(const ExperimentRecipe &recipe, Progress &progres
                                    {QStringLiteral("metric"), QString::fromStdString(runRecipe.evalMetric)},
                                    {QStringLiteral("score"), run.evaluation.score},
                                    {QStringLiteral("items"), static_cast<qint64>(run.evaluation.items)},
-                                   {QStringLiteral("seconds"), run.seconds}});
+                                   {QStringLiteral("seconds"), run.seconds},
+                                   {QStringLiteral("teacher_layers"), teacherLayers}});
             }
             run.extraction.reset();   // the factors are large and no longer needed
             run.initialAdapters.clear();

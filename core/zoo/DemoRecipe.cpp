@@ -93,9 +93,9 @@ QJsonObject buildDemo(const DemoRecipe &recipe, const std::string &outputDir, co
         if (options.log)
             options.log(line);
     };
-    const QDir out(QString::fromStdString(outputDir));
-    if (!QDir().mkpath(out.path()))
+    if (!QDir().mkpath(QString::fromStdString(outputDir)))
         throw Error(outputDir + ": cannot create the folder");
+    const QDir out(QFileInfo(QString::fromStdString(outputDir)).absoluteFilePath());
 
     const auto tasks = out.filePath(QLatin1String(demofile::Tasks));
     auto task = [&](const char *name) { return QDir(tasks).filePath(QLatin1String(name)).toStdString(); };

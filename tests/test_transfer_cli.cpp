@@ -1,0 +1,177 @@
+// The transfer commands end to end on a tiny demo pair built by `nugget-cli zoo`:
+// extract records a selection the session gives back, train continues from the
+// extracted adapter, transfer writes session + adapter + merged model, and bad pairs
+// are refused without leaving files behind.
+
+#include "TestSupport.h"
+
+#include "io/PeftAdapter.h"
+#include "io/Session.h"
+#include "model/LoraAdapters.h"
+#include "model/ModelFolder.h"
+
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+
+#include <torch/torch.h>
+
+namespace {
+
+struct Run
+{
+    int exitCode = -1;
+    QByteArray out, err;
+};
+
+Run runCli(const QStringList &arguments, const QString &workingDirectory)
+{
+    QProcess process;
+    process.setWorkingDirectory(workingDirectory);
+    process.start(QStringLiteral(NUGGET_CLI_PATH), arguments);
+    Run run;
+    if (!process.waitForFinished(300000)) {
+        process.kill();
+        return run;
+    }
+    run.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2;
+    run.out = process.readAllStandardOutput();
+    run.err = process.readAllStandardError();
+    return run;
+}
+
+const char *kRecipe = R"({
+  "world": {"seed": 5, "teacher_people": 14, "student_people": 12, "heldout_people": 2,
+            "biographies_per_person": 2, "teacher_qa_fraction": 0.5, "student_qa_fraction": 0.5,
+            "transfer_train_fraction": 0.6, "seed_samples": 4, "arithmetic_teacher_count": 10,
+            "arithmetic_student_count": 5, "arithmetic_transfer_count": 8, "arithmetic_eval_count": 4},
+  "tokenizer": {"vocab_size": 400},
+  "teacher": {"architecture": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 3,
+              "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 128},
+              "training": {"epochs": 1, "batch_size": 4, "sequence_length": 64}},
+  "student": {"architecture": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2,
+              "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 128},
+              "training": {"epochs": 1, "batch_size": 4, "sequence_length": 64}}
+})";
+
+} // namespace
+
+class TestTransferCli : public QObject
+{
+    Q_OBJECT
+
+    QTemporaryDir m_dir;
+    QString path(const QString &relative) const { return m_dir.path() + u'/' + relative; }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QFile recipe(path(QStringLiteral("recipe.json")));
+        QVERIFY(recipe.open(QIODevice::WriteOnly));
+        recipe.write(kRecipe);
+        recipe.close();
+        const auto run = runCli({QStringLiteral("zoo"), QStringLiteral("--recipe"), QStringLiteral("recipe.json"),
+                                 QStringLiteral("--out"), QStringLiteral("demo")},
+                                m_dir.path());
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+    }
+
+    void extractRecordsASelectionTheSessionGivesBack()
+    {
+        const auto run = runCli({QStringLiteral("extract"), QStringLiteral("--teacher"), QStringLiteral("demo/teacher"),
+                                 QStringLiteral("--student"), QStringLiteral("demo/student"), QStringLiteral("--session"),
+                                 QStringLiteral("s.h5"), QStringLiteral("--seeds"), QStringLiteral("demo/tasks/transfer_seeds.jsonl"),
+                                 QStringLiteral("--rank"), QStringLiteral("4"), QStringLiteral("--out"), QStringLiteral("adapter")},
+                                m_dir.path());
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        auto session = nugget::Session::openReadOnly(path(QStringLiteral("s.h5")).toStdString());
+        const auto selection = session.readSelection();
+        QCOMPARE(selection.size(), size_t(2));
+        QString printed = QStringLiteral("teacher layers");
+        for (size_t i = 0; i < selection.size(); ++i)
+            printed += QStringLiteral(" %1->%2").arg(selection[i]).arg(i);
+        QVERIFY2(run.out.contains(printed.toUtf8()), run.out.constData());
+        QVERIFY(session.hasSensitivity("teacher"));
+        QVERIFY(session.readReduction("model.layers." + std::to_string(selection[0]) + ".mlp.up_proj.weight"));
+
+        // Base + delta + the extracted adapter is exactly the student.
+        auto student = nugget::loadModelFolder(path(QStringLiteral("demo/student")).toStdString());
+        auto rebuilt = nugget::loadModelFolder(path(QStringLiteral("demo/student")).toStdString());
+        nugget::attachAdapter(rebuilt.model, nugget::readPeftAdapter(path(QStringLiteral("adapter/delta")).toStdString()));
+        nugget::mergeAllLora(rebuilt.model);
+        nugget::attachAdapter(rebuilt.model, nugget::readPeftAdapter(path(QStringLiteral("adapter")).toStdString()));
+        torch::NoGradGuard noGrad;
+        const auto ids = torch::tensor(std::vector<int64_t>{1, 20, 30, 40, 50}).unsqueeze(0);
+        QVERIFY((student.model->forward(ids) - rebuilt.model->forward(ids)).abs().max().item<double>() < 1e-4);
+    }
+
+    void trainContinuesFromTheExtractedAdapter()
+    {
+        const auto run = runCli({QStringLiteral("train"), QStringLiteral("--student"), QStringLiteral("demo/student"),
+                                 QStringLiteral("--init"), QStringLiteral("adapter"), QStringLiteral("--train"),
+                                 QStringLiteral("demo/tasks/transfer_train.jsonl"), QStringLiteral("--eval"),
+                                 QStringLiteral("demo/tasks/transfer_eval.jsonl"), QStringLiteral("--eval-limit"),
+                                 QStringLiteral("4"), QStringLiteral("--epochs"), QStringLiteral("1"), QStringLiteral("--rank"),
+                                 QStringLiteral("4"), QStringLiteral("--out"), QStringLiteral("trained"),
+                                 QStringLiteral("--merged"), QStringLiteral("merged")},
+                                m_dir.path());
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        QVERIFY(run.out.contains("exact-match"));
+        QVERIFY(QFile::exists(path(QStringLiteral("trained/adapter_model.safetensors"))));
+        QVERIFY(QFile::exists(path(QStringLiteral("trained/delta/adapter_model.safetensors"))));
+        QVERIFY(QFile::exists(path(QStringLiteral("merged/model.safetensors"))));
+    }
+
+    void transferRunsTheWholePipeline()
+    {
+        const auto run = runCli({QStringLiteral("transfer"), QStringLiteral("--teacher"), QStringLiteral("demo/teacher"),
+                                 QStringLiteral("--student"), QStringLiteral("demo/student"), QStringLiteral("--seeds"),
+                                 QStringLiteral("demo/tasks/transfer_seeds.jsonl"), QStringLiteral("--train"),
+                                 QStringLiteral("demo/tasks/transfer_train.jsonl"), QStringLiteral("--eval"),
+                                 QStringLiteral("demo/tasks/transfer_eval.jsonl"), QStringLiteral("--eval-limit"),
+                                 QStringLiteral("4"), QStringLiteral("--epochs"), QStringLiteral("1"), QStringLiteral("--rank"),
+                                 QStringLiteral("4"), QStringLiteral("--structure"), QStringLiteral("rowcol"),
+                                 QStringLiteral("--out"), QStringLiteral("run")},
+                                m_dir.path());
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        auto session = nugget::Session::openReadOnly(path(QStringLiteral("run/session.h5")).toStdString());
+        QCOMPARE(session.recipe().value(QStringLiteral("structure")).toString(), QStringLiteral("rowcol"));
+        QVERIFY(session.inputSha256().size() >= 6);
+        QVERIFY(session.readRun("transfer"));
+        QVERIFY(nugget::loadModelFolder(path(QStringLiteral("run/merged")).toStdString()).model);
+    }
+
+    void aStudentLargerThanTheTeacherIsRefused()
+    {
+        const auto run = runCli({QStringLiteral("extract"), QStringLiteral("--teacher"), QStringLiteral("demo/student"),
+                                 QStringLiteral("--student"), QStringLiteral("demo/teacher"), QStringLiteral("--session"),
+                                 QStringLiteral("swapped.h5"), QStringLiteral("--seeds"),
+                                 QStringLiteral("demo/tasks/transfer_seeds.jsonl"), QStringLiteral("--out"),
+                                 QStringLiteral("swapped")},
+                                m_dir.path());
+        QCOMPARE(run.exitCode, 1);
+        QVERIFY2(run.err.contains("must be the larger model"), run.err.constData());
+        QVERIFY(!QFile::exists(path(QStringLiteral("swapped.h5"))));
+        QVERIFY(!QFile::exists(path(QStringLiteral("swapped"))));
+    }
+
+    void aBadSeedFileLeavesNoSession()
+    {
+        QFile bad(path(QStringLiteral("bad.jsonl")));
+        QVERIFY(bad.open(QIODevice::WriteOnly));
+        bad.write("{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}, {\"role\": \"assistant\", \"content\": \"y\"}]}\n{not json\n");
+        bad.close();
+        const auto run = runCli({QStringLiteral("sensitivity"), QStringLiteral("--model"), QStringLiteral("demo/teacher"),
+                                 QStringLiteral("--seeds"), QStringLiteral("bad.jsonl"), QStringLiteral("--out"),
+                                 QStringLiteral("bad.h5")},
+                                m_dir.path());
+        QCOMPARE(run.exitCode, 1);
+        QVERIFY2(run.err.contains("bad.jsonl:2"), run.err.constData());
+        QVERIFY(!QFile::exists(path(QStringLiteral("bad.h5"))));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestTransferCli)
+#include "test_transfer_cli.moc"
