@@ -1,5 +1,6 @@
 // nugget: the workbench window.
 
+#include "DemoFolder.h"
 #include "MainWindow.h"
 #include "Runtime.h"
 #include "panes/ModelPane.h"
@@ -30,6 +31,7 @@ int main(int argc, char **argv)
     parser.addOptions({
         {QStringLiteral("teacher"), QStringLiteral("Teacher model folder."), QStringLiteral("DIR")},
         {QStringLiteral("student"), QStringLiteral("Student model folder."), QStringLiteral("DIR")},
+        {QStringLiteral("no-demo"), QStringLiteral("Start with empty slots instead of the built-in demo pair.")},
         {QStringLiteral("screenshot"), QStringLiteral("Save a PNG of the window once the models are open, then quit."),
          QStringLiteral("FILE")},
     });
@@ -38,6 +40,14 @@ int main(int argc, char **argv)
 
     nugget::MainWindow window;
     int status = 0;
+    // Without models on the command line the built-in demo pair opens, so a first start
+    // shows the whole method at once.
+    const QString demo = nugget::demoFolder();
+    if (!parser.isSet(QStringLiteral("teacher")) && !parser.isSet(QStringLiteral("student")) &&
+        !parser.isSet(QStringLiteral("no-demo")) && !demo.isEmpty()) {
+        window.openModel(window.teacherPane(), demo + QStringLiteral("/teacher"), true);
+        window.openModel(window.studentPane(), demo + QStringLiteral("/student"), true);
+    }
     if (parser.isSet(QStringLiteral("teacher")) &&
         !window.openModel(window.teacherPane(), parser.value(QStringLiteral("teacher")), parser.isSet(QStringLiteral("screenshot"))))
         status = 1;

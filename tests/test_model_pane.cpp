@@ -1,0 +1,70 @@
+// A model slot of the workbench: it shows the architecture and the tensor tree of an
+// opened folder, and a bad folder leaves the previous model in place.
+
+#include "TestSupport.h"
+
+#include "models/ModelStructureModel.h"
+#include "panes/ModelPane.h"
+
+#include <QLabel>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTreeView>
+
+using namespace nugget;
+
+class TestModelPane : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void showsArchitectureAndTensorTree()
+    {
+        NUGGET_REQUIRE_SHARED("models/stories260K/config.json");
+        ModelPane pane(QStringLiteral("Teacher"));
+        QSignalSpy changed(&pane, &ModelPane::modelChanged);
+        QCOMPARE(pane.openFolder(nugget::test::sharedPath(QStringLiteral("models/stories260K"))), QString());
+        QCOMPARE(changed.count(), 1);
+        QString text;
+        for (const auto *label : pane.findChildren<QLabel *>())
+            text += label->text() + u'\n';
+        QVERIFY2(text.contains(QStringLiteral("5 layers")) && text.contains(QStringLiteral("hidden 64")) &&
+                     text.contains(QStringLiteral("260,032")),
+                 qPrintable(text));
+
+        auto *tree = pane.findChild<QTreeView *>();
+        QVERIFY(tree);
+        const auto *model = tree->model();
+        // model > layers > 0 .. 4, in numeric order.
+        QModelIndex layers;
+        for (int row = 0; row < model->rowCount(); ++row) {
+            const auto top = model->index(row, 0);
+            if (top.data().toString() == QLatin1String("model"))
+                for (int child = 0; child < model->rowCount(top); ++child)
+                    if (model->index(child, 0, top).data().toString() == QLatin1String("layers"))
+                        layers = model->index(child, 0, top);
+        }
+        QVERIFY(layers.isValid());
+        QCOMPARE(model->rowCount(layers), 5);
+        QCOMPARE(model->index(4, 0, layers).data().toString(), QStringLiteral("4"));
+        QCOMPARE(model->index(0, ModelStructureModel::ParametersColumn, layers).data(Qt::UserRole).toLongLong(),
+                 qint64(2 * 64 * 64 + 2 * 32 * 64 + 3 * 64 * 172 + 2 * 64));   // q, o + k, v + mlp + norms
+    }
+
+    void badFolderKeepsThePreviousModel()
+    {
+        NUGGET_REQUIRE_SHARED("models/stories260K/config.json");
+        ModelPane pane(QStringLiteral("Student"));
+        pane.openFolder(nugget::test::sharedPath(QStringLiteral("models/stories260K")));
+        QTemporaryDir empty;
+        QSignalSpy failed(&pane, &ModelPane::openFailed);
+        const QString error = pane.openFolder(empty.path());
+        QVERIFY2(error.contains(QStringLiteral("config.json")), qPrintable(error));
+        QCOMPARE(failed.count(), 1);
+        QVERIFY(pane.modelInfo());
+        QCOMPARE(pane.modelInfo()->config.hiddenSize, int64_t(64));
+    }
+};
+
+QTEST_MAIN(TestModelPane)
+#include "test_model_pane.moc"
