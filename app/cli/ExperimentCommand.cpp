@@ -2,6 +2,7 @@
 #include "Commands.h"
 
 #include "io/Session.h"
+#include "plot/ComparisonChart.h"
 #include "transfer/Experiment.h"
 
 #include <QDir>
@@ -29,7 +30,8 @@ int runExperiment(const QStringList &arguments)
         {QStringLiteral("recipe"), QStringLiteral("Experiment recipe: {\"transfer\": {...}, \"seeds\": [1,2,3], "
                                                   "\"conditions\": [{\"name\": ..., overrides...}]}."),
          QStringLiteral("FILE")},
-        {QStringLiteral("out"), QStringLiteral("Output folder: results.md, results.csv, session.h5."), QStringLiteral("DIR")},
+        {QStringLiteral("out"), QStringLiteral("Output folder: results.md, results.csv, session.h5, scores.png, loss.png."),
+         QStringLiteral("DIR")},
     });
     parseOrExit(parser, arguments,
                 QStringLiteral("Runs every condition (default: vanilla student, plain LoRA, the method, the method with "
@@ -54,6 +56,30 @@ int runExperiment(const QStringList &arguments)
     writeText(out.filePath(QStringLiteral("results.md")), table);
     writeText(out.filePath(QStringLiteral("results.csv")), result.csv());
     session.commit();
+
+    std::vector<ConditionScores> scores;
+    for (const auto &c : result.conditions) {
+        ConditionScores entry{QString::fromStdString(c.name), {}, 100.0 * c.mean, 100.0 * c.standardDeviation};
+        for (const double s : c.scores)
+            entry.scores.push_back(100.0 * s);
+        scores.push_back(entry);
+    }
+    std::vector<LossCurve> curves;
+    for (const auto &run : result.runs) {
+        LossCurve curve{QString::fromStdString(run.name.substr(0, run.name.rfind("-seed"))), {}, {}};
+        for (const auto &step : run.training.steps) {
+            curve.steps.push_back(static_cast<double>(step.step));
+            curve.losses.push_back(step.loss);
+        }
+        curves.push_back(curve);
+    }
+    ComparisonChart chart;
+    chart.setScores(scores, QString::fromStdString(recipe.base.evalMetric));
+    chart.setLossCurves(curves);
+    QString error;
+    if (!chart.saveScores(out.filePath(QStringLiteral("scores.png")), &error) ||
+        !chart.saveLossCurves(out.filePath(QStringLiteral("loss.png")), &error))
+        throw Error(error.toStdString());
     std::printf("%s\n%zu runs in %.0f s -> %s\n", table.c_str(), result.runs.size(), result.seconds, qPrintable(out.path()));
     return 0;
 }

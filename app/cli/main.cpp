@@ -5,11 +5,14 @@
 #include "Error.h"
 #include "Runtime.h"
 
+#include <QApplication>
 #include <QCoreApplication>
 
 #include <c10/util/Exception.h>
 
 #include <cstdio>
+#include <cstring>
+#include <memory>
 #include <functional>
 #include <map>
 
@@ -50,7 +53,14 @@ void printUsage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    QCoreApplication app(argc, argv);
+    // Only `experiment` draws (its charts); it gets a widget application on the
+    // offscreen platform when there is no display, every other command stays GUI-free.
+    const bool draws = argc > 1 && std::strcmp(argv[1], "experiment") == 0;
+    if (draws && qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") &&
+        qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    std::unique_ptr<QCoreApplication> app = draws ? std::make_unique<QApplication>(argc, argv)
+                                                  : std::make_unique<QCoreApplication>(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("nugget-cli"));
     QCoreApplication::setApplicationVersion(QStringLiteral(NUGGET_VERSION));
 
