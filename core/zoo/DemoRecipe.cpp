@@ -133,13 +133,7 @@ QJsonObject buildDemo(const DemoRecipe &recipe, const std::string &outputDir, co
     const auto tokenizer = Tokenizer::load(tokenizerPath.toStdString());
     progress.checkCancelled();
 
-    // Sides not retrained this time keep their recorded training figures.
     QJsonObject training;
-    {
-        QFile previous(out.filePath(QLatin1String(demofile::Manifest)));
-        if (previous.open(QIODevice::ReadOnly))
-            training = QJsonDocument::fromJson(previous.readAll()).object().value(QStringLiteral("training")).toObject();
-    }
     auto train = [&](const char *side, const DemoModelRecipe &model, const char *bios, const char *qa,
                      const char *arithmetic) {
         PretrainSpec spec;
@@ -190,6 +184,17 @@ QJsonObject buildDemo(const DemoRecipe &recipe, const std::string &outputDir, co
         if (name != QLatin1String(demofile::Manifest) && !name.endsWith(QLatin1String("training_log.json")))
             hashes[name] = QString::fromStdString(fileSha256(out.filePath(name).toStdString()));
 
+    // Sides not retrained this time keep their recorded figures. Read just before
+    // writing, so that two processes training one side each both end up recorded.
+    {
+        QFile previous(out.filePath(QLatin1String(demofile::Manifest)));
+        if (previous.open(QIODevice::ReadOnly)) {
+            const auto recorded = QJsonDocument::fromJson(previous.readAll()).object().value(QStringLiteral("training")).toObject();
+            for (auto it = recorded.begin(); it != recorded.end(); ++it)
+                if (!training.contains(it.key()))
+                    training[it.key()] = it.value();
+        }
+    }
     QJsonObject manifest{{QStringLiteral("recipe"), recipe.source},
                          {QStringLiteral("sha256"), hashes},
                          {QStringLiteral("training"), training}};
