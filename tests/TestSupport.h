@@ -3,11 +3,65 @@
 
 #include "TestPaths.h"
 
+#include "Error.h"
+
 #include <QDir>
+#include <QFile>
+#include <QProcess>
 #include <QString>
 #include <QTest>
 
+#include <functional>
+
 namespace nugget::test {
+
+// Runs `fn` and returns the message of the nugget::Error it throws; empty when it
+// throws nothing (the empty string never matches an expected fragment).
+inline QString errorOf(const std::function<void()> &fn)
+{
+    try {
+        fn();
+    } catch (const nugget::Error &e) {
+        return QString::fromStdString(e.what());
+    }
+    return QString();
+}
+
+inline QByteArray readAll(const QString &path)
+{
+    QFile file(path);
+    return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
+}
+
+inline bool writeBytes(const QString &path, const QByteArray &bytes)
+{
+    QFile file(path);
+    return file.open(QIODevice::WriteOnly) && file.write(bytes) == bytes.size();
+}
+
+// nugget-cli as a user runs it: exit code (-1 on time-out, -2 on a crash) and output.
+struct CliRun
+{
+    int exitCode = -1;
+    QByteArray out, err;
+};
+
+inline CliRun runCli(const QStringList &arguments, const QString &workingDirectory = {}, int timeoutMs = 300000)
+{
+    QProcess process;
+    if (!workingDirectory.isEmpty())
+        process.setWorkingDirectory(workingDirectory);
+    process.start(QStringLiteral(NUGGET_CLI_PATH), arguments);
+    CliRun run;
+    if (!process.waitForFinished(timeoutMs)) {
+        process.kill();
+        return run;
+    }
+    run.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2;
+    run.out = process.readAllStandardOutput();
+    run.err = process.readAllStandardError();
+    return run;
+}
 
 inline QString sharedDir() { return QStringLiteral(NUGGET_SHARED_DIR); }
 inline QString sourceDir() { return QStringLiteral(NUGGET_SOURCE_DIR); }

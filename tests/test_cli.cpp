@@ -6,34 +6,10 @@
 #include <QProcess>
 #include <QTemporaryDir>
 
+using nugget::test::runCli;
+using nugget::test::readAll;
+
 namespace {
-
-struct Run
-{
-    int exitCode = -1;
-    QByteArray out, err;
-};
-
-Run runCli(const QStringList &arguments)
-{
-    QProcess process;
-    process.start(QStringLiteral(NUGGET_CLI_PATH), arguments);
-    Run run;
-    if (!process.waitForFinished(120000)) {
-        process.kill();
-        return run;
-    }
-    run.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2;
-    run.out = process.readAllStandardOutput();
-    run.err = process.readAllStandardError();
-    return run;
-}
-
-QByteArray readFile(const QString &path)
-{
-    QFile file(path);
-    return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
-}
 
 QString stories() { return nugget::test::sharedPath(QStringLiteral("models/stories260K")); }
 
@@ -50,7 +26,7 @@ private Q_SLOTS:
         const auto run = runCli({QStringLiteral("generate"), stories(), QStringLiteral("--max-new-tokens"),
                                  QStringLiteral("256"), QStringLiteral("--temperature"), QStringLiteral("0")});
         QCOMPARE(run.exitCode, 0);
-        QCOMPARE(run.out, readFile(stories() + QStringLiteral("/reference/ref_greedy_noprompt.txt")));
+        QCOMPARE(run.out, readAll(stories() + QStringLiteral("/reference/ref_greedy_noprompt.txt")));
     }
 
     void greedyIdsMatchLlama2c()
@@ -61,7 +37,7 @@ private Q_SLOTS:
                                  QStringLiteral("--ids")});
         QCOMPARE(run.exitCode, 0);
         QCOMPARE(run.out.simplified(),
-                 readFile(stories() + QStringLiteral("/reference/ref_greedy_noprompt.ids")).simplified());
+                 readAll(stories() + QStringLiteral("/reference/ref_greedy_noprompt.ids")).simplified());
     }
 
     void promptIsPrintedBeforeContinuation()
@@ -151,3 +127,4 @@ private Q_SLOTS:
 
 QTEST_GUILESS_MAIN(TestCli)
 #include "test_cli.moc"
+

@@ -18,21 +18,13 @@
 #include <set>
 #include <vector>
 
+using nugget::test::errorOf;
+
 using namespace nugget;
 
 Q_DECLARE_METATYPE(at::ScalarType)
 
 namespace {
-
-QString errorOf(const std::function<void()> &fn)
-{
-    try {
-        fn();
-    } catch (const Error &e) {
-        return QString::fromStdString(e.what());
-    }
-    return QString();
-}
 
 // All window totals from the summed-area table, [R - rows + 1, C - cols + 1].
 at::Tensor allWindowTotals(const at::Tensor &table, int64_t rows, int64_t cols)
@@ -407,3 +399,4 @@ private Q_SLOTS:
 
 QTEST_GUILESS_MAIN(TestDimensionReduction)
 #include "test_dimension_reduction.moc"
+

@@ -14,20 +14,13 @@
 
 #include <functional>
 
+using nugget::test::errorOf;
+using nugget::test::writeBytes;
+
 using nugget::Error;
 using nugget::ModelConfig;
 
 namespace {
-
-QString errorOf(const std::function<void()> &fn)
-{
-    try {
-        fn();
-    } catch (const Error &e) {
-        return QString::fromStdString(e.what());
-    }
-    return QString();
-}
 
 QJsonObject minimalConfig()
 {
@@ -40,12 +33,6 @@ QJsonObject minimalConfig()
         {"num_attention_heads", 8},
         {"vocab_size", 512},
     };
-}
-
-bool writeBytes(const QString &path, const QByteArray &bytes)
-{
-    QFile f(path);
-    return f.open(QIODevice::WriteOnly) && f.write(bytes) == bytes.size();
 }
 
 void compareConfigs(const ModelConfig &a, const ModelConfig &b)
@@ -301,3 +288,4 @@ void TestModelConfig::parameterCountMatchesCheckpoint()
 
 QTEST_GUILESS_MAIN(TestModelConfig)
 #include "test_model_config.moc"
+

@@ -19,37 +19,15 @@
 #include <cstdint>
 #include <functional>
 
+using nugget::test::errorOf;
+using nugget::test::readAll;
+using nugget::test::writeBytes;
+
 using nugget::Error;
 using nugget::SafetensorsFile;
 using nugget::TensorStore;
 
 namespace {
-
-// Runs `fn` and returns the Error message it throws; fails the test when it throws
-// nothing (the empty string never matches an expected fragment).
-QString errorOf(const std::function<void()> &fn)
-{
-    try {
-        fn();
-    } catch (const Error &e) {
-        return QString::fromStdString(e.what());
-    }
-    return QString();
-}
-
-QByteArray readAll(const QString &path)
-{
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return QByteArray();
-    return f.readAll();
-}
-
-bool writeBytes(const QString &path, const QByteArray &bytes)
-{
-    QFile f(path);
-    return f.open(QIODevice::WriteOnly) && f.write(bytes) == bytes.size();
-}
 
 // A safetensors file from a header text and a data section, built by hand.
 QByteArray craft(const QByteArray &header, const QByteArray &data = QByteArray())
@@ -515,3 +493,4 @@ void TestSafetensors::stories260K()
 
 QTEST_GUILESS_MAIN(TestSafetensors)
 #include "test_safetensors.moc"
+

@@ -20,6 +20,10 @@
 
 #include <functional>
 
+using nugget::test::errorOf;
+using nugget::test::readAll;
+using nugget::test::writeBytes;
+
 using nugget::Error;
 using nugget::Session;
 
@@ -29,30 +33,6 @@ const std::string kUpProj = "model.layers.3.mlp.up_proj.weight";
 const std::string kEmbed = "model.embed_tokens.weight";
 const std::string kNorm = "model.norm.weight";
 const std::string kDownProj = "model.layers.0.mlp.down_proj.weight";   // larger than one chunk
-
-QString errorOf(const std::function<void()> &fn)
-{
-    try {
-        fn();
-    } catch (const Error &e) {
-        return QString::fromStdString(e.what());
-    }
-    return QString();
-}
-
-QByteArray readAll(const QString &path)
-{
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly))
-        return QByteArray();
-    return f.readAll();
-}
-
-bool writeBytes(const QString &path, const QByteArray &bytes)
-{
-    QFile f(path);
-    return f.open(QIODevice::WriteOnly) && f.write(bytes) == bytes.size();
-}
 
 QStringList entries(const QTemporaryDir &dir)
 {
@@ -655,3 +635,4 @@ print("ok")
 
 QTEST_GUILESS_MAIN(TestSession)
 #include "test_session.moc"
+

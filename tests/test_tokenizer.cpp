@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+using nugget::test::readAll;
+
 using nugget::Tokenizer;
 using Ids = std::vector<int64_t>;
 
@@ -29,14 +31,6 @@ QString llamaPath() { return nugget::test::sharedPath(QStringLiteral("tokenizers
 QString storiesPath()
 {
     return nugget::test::sharedPath(QStringLiteral("models/stories260K/tokenizer.model"));
-}
-
-QByteArray readAll(const QString &path)
-{
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly))
-        return {};
-    return file.readAll();
 }
 
 bool writeFile(const QString &path, const QByteArray &bytes)
@@ -393,3 +387,4 @@ void TestTokenizer::libtorchInSameProcess()
 
 QTEST_GUILESS_MAIN(TestTokenizer)
 #include "test_tokenizer.moc"
+

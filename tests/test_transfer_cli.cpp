@@ -18,29 +18,9 @@
 
 #include <torch/torch.h>
 
+using nugget::test::runCli;
+
 namespace {
-
-struct Run
-{
-    int exitCode = -1;
-    QByteArray out, err;
-};
-
-Run runCli(const QStringList &arguments, const QString &workingDirectory)
-{
-    QProcess process;
-    process.setWorkingDirectory(workingDirectory);
-    process.start(QStringLiteral(NUGGET_CLI_PATH), arguments);
-    Run run;
-    if (!process.waitForFinished(300000)) {
-        process.kill();
-        return run;
-    }
-    run.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2;
-    run.out = process.readAllStandardOutput();
-    run.err = process.readAllStandardError();
-    return run;
-}
 
 const char *kRecipe = R"({
   "world": {"seed": 5, "teacher_people": 14, "student_people": 12, "heldout_people": 2,
@@ -175,3 +155,4 @@ private Q_SLOTS:
 
 QTEST_GUILESS_MAIN(TestTransferCli)
 #include "test_transfer_cli.moc"
+

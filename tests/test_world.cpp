@@ -30,6 +30,9 @@
 #include <unordered_set>
 #include <vector>
 
+using nugget::test::errorOf;
+using nugget::test::readAll;
+
 using namespace nugget::zoo;
 using nugget::Error;
 
@@ -48,24 +51,6 @@ WorldRecipe smallRecipe(uint64_t seed = 7)
     recipe.arithmeticTransferCount = 60;
     recipe.arithmeticEvalCount = 40;
     return recipe;
-}
-
-QString errorOf(const std::function<void()> &fn)
-{
-    try {
-        fn();
-    } catch (const Error &e) {
-        return QString::fromStdString(e.what());
-    }
-    return QString();
-}
-
-QByteArray readAll(const QString &path)
-{
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly))
-        return QByteArray();
-    return file.readAll();
 }
 
 std::vector<std::string> splitLines(const std::string &content)
@@ -787,3 +772,4 @@ void TestWorld::smallWorldIsFast()
 
 QTEST_GUILESS_MAIN(TestWorld)
 #include "test_world.moc"
+
