@@ -205,18 +205,8 @@ int runExtract(const QStringList &arguments)
     auto progress = consoleProgress();
     const auto scores = teacherScores(session, pair, parser.value(QStringLiteral("seeds")).toStdString(), recipe, progress);
 
-    const auto selection = selectLayers(recipe.layers, scores.layerTotals(pair.teacher.config.numHiddenLayers),
-                                        pair.student.config.numHiddenLayers, recipe.seed);
-    ExtractionOptions options;
-    options.structure = parseReductionStructure(recipe.structure);
-    options.origin = parseTransferOrigin(recipe.origin);
-    options.rank = recipe.lora.rank;
-    options.split = parseFactorSplit(recipe.split);
-    options.seed = recipe.seed;
-    auto weights = pair.teacher.model->named_parameters();
-    const auto extraction = extractKnowledge(
-        pair.teacher.config, [&](const std::string &n) { return weights[n].detach(); },
-        [&](const std::string &n) { return scores.at(n); }, pair.student.config, selection, options, progress);
+    const auto extraction = extractForRecipe(recipe, pair, scores, progress);
+    const auto &selection = extraction.selection;
     session.writeSelection(selection.teacherLayers, layerStrategyName(selection.strategy));
     for (const auto &m : extraction.matrices)
         session.writeReduction(m.teacherParameter, m.indices.rows, m.indices.cols, recipe.structure);
@@ -293,13 +283,8 @@ int runTrain(const QStringList &arguments)
                              {}, options, progress, printTrainingStep);
     exportRunAdapters(student.model, run, out, recipe.student);
     if (parser.isSet(QStringLiteral("eval"))) {
-        EvalOptions evalOptions;
-        evalOptions.limit = recipe.evalLimit;
-        const auto metric = parseEvalMetric(recipe.evalMetric);
-        const auto data = readChatJsonl(parser.value(QStringLiteral("eval")).toStdString());
-        const auto result = metric == EvalMetric::Choice
-                                ? evaluateChoice(student.model, *tokenizer, data, evalOptions, &progress)
-                                : evaluateGenerated(student.model, *tokenizer, data, metric, evalOptions, &progress);
+        const auto result = evaluateForRecipe(recipe, student.model, *tokenizer,
+                                              readChatJsonl(parser.value(QStringLiteral("eval")).toStdString()), progress);
         std::printf("%s %.2f%% (%lld of %lld items)\n", recipe.evalMetric.c_str(), 100.0 * result.score,
                     static_cast<long long>(result.correct), static_cast<long long>(result.items));
     }

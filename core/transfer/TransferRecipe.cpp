@@ -234,6 +234,34 @@ SensitivityMap loadSensitivity(const Session &session, const std::string &side)
     return map;
 }
 
+Extraction extractForRecipe(const TransferRecipe &recipe, ModelPair &pair, const SensitivityMap &teacherScores,
+                            Progress &progress)
+{
+    const auto selection = selectLayers(recipe.layers, teacherScores.layerTotals(pair.teacher.config.numHiddenLayers),
+                                        pair.student.config.numHiddenLayers, recipe.seed);
+    ExtractionOptions options;
+    options.structure = parseReductionStructure(recipe.structure);
+    options.origin = parseTransferOrigin(recipe.origin);
+    options.rank = recipe.lora.rank;
+    options.split = parseFactorSplit(recipe.split);
+    options.seed = recipe.seed;
+    auto weights = pair.teacher.model->named_parameters();
+    return extractKnowledge(
+        pair.teacher.config, [&](const std::string &n) { return weights[n].detach(); },
+        [&](const std::string &n) { return teacherScores.at(n); }, pair.student.config, selection, options, progress);
+}
+
+EvalResult evaluateForRecipe(const TransferRecipe &recipe, LlamaForCausalLM &model, const Tokenizer &tokenizer,
+                             const std::vector<ChatExample> &examples, Progress &progress)
+{
+    EvalOptions options;
+    options.limit = recipe.evalLimit;
+    options.maxNewTokens = recipe.maxNewTokens;
+    const auto metric = parseEvalMetric(recipe.evalMetric);
+    return metric == EvalMetric::Choice ? evaluateChoice(model, tokenizer, examples, options, &progress)
+                                        : evaluateGenerated(model, tokenizer, examples, metric, options, &progress);
+}
+
 RunReport runCondition(const TransferRecipe &recipe, const std::string &name, ModelPair &pair,
                        const SensitivityMap *teacherScores, const std::vector<ChatExample> &train,
                        const std::vector<ChatExample> &eval, Progress &progress, const RunCallbacks &callbacks,
@@ -258,19 +286,7 @@ RunReport runCondition(const TransferRecipe &recipe, const std::string &name, Mo
     if (recipe.init == "transfer") {
         if (!teacherScores)
             throw Error("a transfer run needs the teacher's sensitivity scores");
-        const auto selection = selectLayers(recipe.layers, teacherScores->layerTotals(pair.teacher.config.numHiddenLayers),
-                                            pair.student.config.numHiddenLayers, recipe.seed);
-        ExtractionOptions options;
-        options.structure = parseReductionStructure(recipe.structure);
-        options.origin = parseTransferOrigin(recipe.origin);
-        options.rank = recipe.lora.rank;
-        options.split = split;
-        options.seed = recipe.seed;
-        auto weights = pair.teacher.model->named_parameters();
-        run.extraction = extractKnowledge(
-            pair.teacher.config, [&](const std::string &n) { return weights[n].detach(); },
-            [&](const std::string &n) { return teacherScores->at(n); }, pair.student.config, selection, options,
-            progress);
+        run.extraction = extractForRecipe(recipe, pair, *teacherScores, progress);
         run.initialAdapters = injectTransfer(student, *run.extraction, recipe.lora);
         log("injected " + std::to_string(run.extraction->matrices.size()) + " teacher-derived adapters");
     } else if (recipe.init == "lora") {
@@ -292,13 +308,7 @@ RunReport runCondition(const TransferRecipe &recipe, const std::string &name, Mo
             std::to_string(run.training.steps.empty() ? 0.0 : run.training.steps.back().loss));
     }
 
-    EvalOptions evalOptions;
-    evalOptions.limit = recipe.evalLimit;
-    evalOptions.maxNewTokens = recipe.maxNewTokens;
-    const auto metric = parseEvalMetric(recipe.evalMetric);
-    run.evaluation = metric == EvalMetric::Choice
-                         ? evaluateChoice(student, *pair.tokenizer, eval, evalOptions, &progress)
-                         : evaluateGenerated(student, *pair.tokenizer, eval, metric, evalOptions, &progress);
+    run.evaluation = evaluateForRecipe(recipe, student, *pair.tokenizer, eval, progress);
     log(recipe.evalMetric + " " + std::to_string(100.0 * run.evaluation.score) + "% on " +
         std::to_string(run.evaluation.items) + " items");
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

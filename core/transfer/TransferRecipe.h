@@ -74,6 +74,13 @@ SensitivityMap loadSensitivity(const Session &session, const std::string &side);
 // sha256 of each input file, for the session's record.
 std::map<std::string, std::string> hashInputs(const std::vector<std::string> &files);
 
+// Layer selection, reduction and factorisation of the teacher as the recipe says.
+Extraction extractForRecipe(const TransferRecipe &recipe, ModelPair &pair, const SensitivityMap &teacherScores,
+                            Progress &progress);
+// The recipe's metric on `examples` (exact match, answer number or multiple choice).
+EvalResult evaluateForRecipe(const TransferRecipe &recipe, LlamaForCausalLM &model, const Tokenizer &tokenizer,
+                             const std::vector<ChatExample> &examples, Progress &progress);
+
 struct RunReport
 {
     std::string name;
