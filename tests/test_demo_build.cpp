@@ -4,6 +4,7 @@
 #include "TestSupport.h"
 
 #include "Error.h"
+#include "io/FileHash.h"
 #include "model/ModelFolder.h"
 #include "text/Tokenizer.h"
 #include "zoo/DemoRecipe.h"
@@ -78,7 +79,7 @@ private Q_SLOTS:
                                  "tasks/transfer_eval.jsonl", "tasks/world.json"})
             QVERIFY2(hashes.value(QLatin1String(file)).toString().size() == 64, file);
         QCOMPARE(hashes.value(QStringLiteral("tokenizer.model")).toString().toStdString(),
-                 zoo::fileSha256((dir.path() + QStringLiteral("/tokenizer.model")).toStdString()));
+                 fileSha256((dir.path() + QStringLiteral("/tokenizer.model")).toStdString()));
         QVERIFY(manifest.value(QStringLiteral("training")).toObject().contains(QStringLiteral("teacher")));
 
         // Retraining one side reuses the world and the tokenizer byte for byte.

@@ -1,5 +1,7 @@
 #include "io/ModelConfig.h"
 
+#include "io/JsonText.h"
+
 #include "Error.h"
 
 #include <QFile>
@@ -17,20 +19,6 @@ namespace nugget {
 namespace {
 
 constexpr int64_t kMaxSize = int64_t(1) << 20;   // no sane LLaMA dimension exceeds this
-
-const char *typeName(const QJsonValue &value)
-{
-    switch (value.type()) {
-    case QJsonValue::Null: return "null";
-    case QJsonValue::Bool: return "a boolean";
-    case QJsonValue::Double: return "a number";
-    case QJsonValue::String: return "a string";
-    case QJsonValue::Array: return "an array";
-    case QJsonValue::Object: return "an object";
-    case QJsonValue::Undefined: break;
-    }
-    return "nothing";
-}
 
 class Reader
 {
@@ -53,7 +41,7 @@ public:
     [[noreturn]] void wrongType(const char *key, const char *expected, const QJsonValue &v) const
     {
         throw Error(m_where + "key '" + key + "' must be " + expected + ", found " +
-                    typeName(v));
+                    jsonTypeName(v));
     }
 
     int64_t integer(const char *key) const

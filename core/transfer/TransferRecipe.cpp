@@ -3,7 +3,7 @@
 #include "Error.h"
 #include "io/Session.h"
 #include "text/Tokenizer.h"
-#include "zoo/DemoRecipe.h"
+#include "io/FileHash.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -153,7 +153,7 @@ std::map<std::string, std::string> hashInputs(const std::vector<std::string> &fi
 {
     std::map<std::string, std::string> hashes;
     for (const auto &file : files)
-        hashes[QFileInfo(QString::fromStdString(file)).absoluteFilePath().toStdString()] = zoo::fileSha256(file);
+        hashes[QFileInfo(QString::fromStdString(file)).absoluteFilePath().toStdString()] = fileSha256(file);
     return hashes;
 }
 

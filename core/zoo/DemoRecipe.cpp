@@ -1,10 +1,10 @@
 #include "zoo/DemoRecipe.h"
 
 #include "Error.h"
+#include "io/FileHash.h"
 #include "model/ModelFolder.h"
 #include "text/Tokenizer.h"
 
-#include <QCryptographicHash>
 #include <QDir>
 #include <QDirIterator>
 #include <QFileInfo>
@@ -74,16 +74,6 @@ DemoRecipe DemoRecipe::fromJsonFile(const std::string &path)
         throw Error(path + ": not a JSON object (" + error.errorString().toStdString() + " at offset " +
                     std::to_string(error.offset) + ")");
     return fromJson(document.object(), path);
-}
-
-std::string fileSha256(const std::string &path)
-{
-    QFile file(QString::fromStdString(path));
-    if (!file.open(QIODevice::ReadOnly))
-        throw Error(path + ": cannot read: " + file.errorString().toStdString());
-    QCryptographicHash hash(QCryptographicHash::Sha256);
-    hash.addData(&file);
-    return hash.result().toHex().toStdString();
 }
 
 QJsonObject buildDemo(const DemoRecipe &recipe, const std::string &outputDir, const DemoBuildOptions &options,

@@ -63,7 +63,5 @@ struct DemoBuildOptions
 QJsonObject buildDemo(const DemoRecipe &recipe, const std::string &outputDir, const DemoBuildOptions &options,
                       Progress &progress);
 
-// sha256 (hex) of a file's bytes.
-std::string fileSha256(const std::string &path);
 
 } // namespace nugget::zoo

@@ -1,5 +1,7 @@
 #include "zoo/WorldSplits.h"
 
+#include "io/JsonText.h"
+
 #include "Error.h"
 #include "zoo/ArithmeticTask.h"
 
@@ -69,26 +71,12 @@ const std::vector<FractionSetting> &fractionSettings()
     return settings;
 }
 
-const char *typeName(const QJsonValue &value)
-{
-    switch (value.type()) {
-    case QJsonValue::Null: return "null";
-    case QJsonValue::Bool: return "a boolean";
-    case QJsonValue::Double: return "a number";
-    case QJsonValue::String: return "a string";
-    case QJsonValue::Array: return "an array";
-    case QJsonValue::Object: return "an object";
-    case QJsonValue::Undefined: break;
-    }
-    return "nothing";
-}
-
 // A JSON number holding an integer in [minimum, maximum].
 double integerValue(const QJsonValue &value, const std::string &where, const char *key,
                     double minimum, double maximum)
 {
     if (!value.isDouble())
-        throw Error(where + "key '" + key + "' must be an integer, found " + typeName(value));
+        throw Error(where + "key '" + key + "' must be an integer, found " + jsonTypeName(value));
     const double number = value.toDouble();
     if (!std::isfinite(number) || number != std::floor(number))
         throw Error(where + "key '" + key + "' must be an integer");
@@ -247,7 +235,7 @@ WorldRecipe WorldRecipe::fromJson(const QJsonObject &json, const std::string &so
             if (key == setting.key) {
                 if (!value.isDouble())
                     throw Error(where + "key '" + key + "' must be a number, found " +
-                                typeName(value));
+                                jsonTypeName(value));
                 recipe.*setting.field = value.toDouble();
                 known = true;
             }
@@ -541,7 +529,7 @@ std::vector<WorldPerson> readPeopleJsonl(const std::string &path)
             const QJsonValue value = json.value(QLatin1String(key));
             if (!value.isString())
                 throw Error(where + ": key '" + key + "' must be a string, found " +
-                            typeName(value));
+                            jsonTypeName(value));
             return value.toString().toStdString();
         };
         WorldPerson entry;
@@ -562,7 +550,7 @@ std::vector<WorldPerson> readPeopleJsonl(const std::string &path)
         const QJsonValue qa = json.value(QLatin1String("qa_in_pretraining"));
         if (!qa.isBool())
             throw Error(where + ": key 'qa_in_pretraining' must be a boolean, found " +
-                        typeName(qa));
+                        jsonTypeName(qa));
         entry.qaInPretraining = qa.toBool();
         entry.split = text("split");
         people.push_back(std::move(entry));
