@@ -1,34 +1,13 @@
 #include "plot/ComparisonChart.h"
 
+#include "plot/PlotExport.h"
 #include "plot/QCustomPlotInclude.h"
 
-#include <QFile>
 #include <QVBoxLayout>
 
 namespace nugget {
 
 namespace {
-
-bool save(QCustomPlot *plot, const QString &path, QString *error, int width, int height)
-{
-    // QCustomPlot writes straight to the path; write beside it and rename so a failed or
-    // interrupted export never leaves a half-written file in place.
-    const QString temporary = path + QStringLiteral(".partial") +
-                              (path.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive) ? QStringLiteral(".pdf")
-                                                                                         : QStringLiteral(".png"));
-    const bool written = path.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive)
-                             ? plot->savePdf(temporary, width, height)
-                             : plot->savePng(temporary, width, height);
-    if (written) {
-        QFile::remove(path);
-        if (QFile::rename(temporary, path))
-            return true;
-    }
-    QFile::remove(temporary);
-    if (error)
-        *error = path + QStringLiteral(": cannot write the chart");
-    return false;
-}
 
 const QList<QColor> kPalette = {QColor(31, 119, 180), QColor(255, 127, 14), QColor(44, 160, 44),
                                 QColor(214, 39, 40),  QColor(148, 103, 189), QColor(140, 86, 75),
@@ -114,12 +93,12 @@ void ComparisonChart::setLossCurves(const std::vector<LossCurve> &curves)
 
 bool ComparisonChart::saveScores(const QString &path, QString *error, int width, int height)
 {
-    return save(m_scores, path, error, width, height);
+    return exportPlot(m_scores, path, width, height, error);
 }
 
 bool ComparisonChart::saveLossCurves(const QString &path, QString *error, int width, int height)
 {
-    return save(m_losses, path, error, width, height);
+    return exportPlot(m_losses, path, width, height, error);
 }
 
 } // namespace nugget

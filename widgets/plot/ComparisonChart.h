@@ -36,7 +36,7 @@ public:
     void setScores(const std::vector<ConditionScores> &conditions, const QString &metric);
     void setLossCurves(const std::vector<LossCurve> &curves);
     // Writes the scores chart and the loss chart; the format follows the file suffix
-    // (.png or .pdf). Returns false with `error` set when a file cannot be written.
+    // (.png, .svg or .pdf). Returns false with `error` set when a file cannot be written.
     bool saveScores(const QString &path, QString *error = nullptr, int width = 900, int height = 520);
     bool saveLossCurves(const QString &path, QString *error = nullptr, int width = 900, int height = 520);
 
