@@ -309,6 +309,15 @@ private Q_SLOTS:
         QVERIFY2(view.caption().contains(QStringLiteral("keeps 512 of 4096 rows (512 runs)")), qPrintable(view.caption()));
         QVERIFY2(view.caption().contains(QStringLiteral("keeps 96 of 192 columns (0-95)")), qPrintable(view.caption()));
         showAt(view);
+        settle();
+        QWidget *plot = nullptr;
+        for (auto *child : view.findChildren<QWidget *>())
+            if (QLatin1String(child->metaObject()->className()) == QLatin1String("QCustomPlot"))
+                plot = child;
+        QVERIFY(plot);
+        const QString tip = view.toolTipAt(plot->rect().center());
+        QVERIFY2(tip.startsWith(QStringLiteral("row ")) && tip.contains(QStringLiteral("score")), qPrintable(tip));
+        QVERIFY(view.toolTipAt(QPoint(1, 1)).isEmpty());
         checkExports([&](const QString &path, QString *error) { return view.exportTo(path, error); });
 
         view.clear();

@@ -4,6 +4,7 @@
 #include "plot/PlotExport.h"
 
 #include <QLabel>
+#include <QToolTip>
 #include <QVBoxLayout>
 
 #include <cmath>
@@ -58,6 +59,7 @@ struct DimensionMapView::Items
     QCPGraph *keptRows = nullptr;     // key axis vertical: rows
     QCPGraph *keptColumns = nullptr;
     QLabel *caption = nullptr;
+    int64_t shownRows = -1, shownColumns = -1;   // the full shape the axes were fitted to
 };
 
 DimensionMapView::DimensionMapView(QWidget *parent) : QWidget(parent)
@@ -112,6 +114,20 @@ DimensionMapView::DimensionMapView(QWidget *parent) : QWidget(parent)
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_plot, 1);
     layout->addWidget(it->caption);
+
+    m_plot->setMouseTracking(true);
+    connect(m_plot, &QCustomPlot::mouseMove, this, [this](QMouseEvent *event) {
+        const QPoint pos = event->position().toPoint();
+        const QString text = toolTipAt(pos);
+        if (text.isEmpty())
+            QToolTip::hideText();
+        else
+            QToolTip::showText(m_plot->mapToGlobal(pos), text, m_plot);
+    });
+    connect(m_plot, &QCustomPlot::mouseDoubleClick, this, [this] {
+        m_items->shownRows = m_items->shownColumns = -1;
+        redraw();
+    });
     redraw();
 }
 
@@ -137,6 +153,21 @@ void DimensionMapView::clear()
     m_image = ScoreMapImage();
     m_kept = KeptRegion();
     redraw();
+}
+
+QString DimensionMapView::toolTipAt(const QPoint &plotPos) const
+{
+    if (!m_items->map->visible() || !m_plot->axisRect()->rect().contains(plotPos))
+        return QString();
+    const double column = m_plot->xAxis->pixelToCoord(plotPos.x());
+    const double row = m_plot->yAxis->pixelToCoord(plotPos.y());
+    if (column < 0 || row < 0 || column >= double(m_image.fullColumns) || row >= double(m_image.fullRows))
+        return QString();
+    const int imageRow = std::min(m_image.imageRows - 1, int(row * m_image.imageRows / double(m_image.fullRows)));
+    const int imageColumn =
+        std::min(m_image.imageColumns - 1, int(column * m_image.imageColumns / double(m_image.fullColumns)));
+    const float score = m_image.values[size_t(imageRow) * size_t(m_image.imageColumns) + size_t(imageColumn)];
+    return tr("row %1, column %2\nscore %3").arg(int64_t(row)).arg(int64_t(column)).arg(QString::asprintf("%.4g", double(score)));
 }
 
 QString DimensionMapView::caption() const
@@ -197,8 +228,13 @@ void DimensionMapView::redraw()
     setBands(it->keptColumns, m_kept.isWindow ? std::vector<int64_t>() : m_kept.columns, fullColumns, fullRows);
     setBands(it->keptRows, m_kept.isWindow ? std::vector<int64_t>() : m_kept.rows, fullRows, fullColumns);
 
-    m_plot->xAxis->setRange(0, fullColumns);
-    m_plot->yAxis->setRange(0, fullRows);
+    // A new matrix refits the axes; a new kept set keeps the user's zoom.
+    if (m_image.fullRows != it->shownRows || m_image.fullColumns != it->shownColumns) {
+        m_plot->xAxis->setRange(0, fullColumns);
+        m_plot->yAxis->setRange(0, fullRows);
+        it->shownRows = m_image.fullRows;
+        it->shownColumns = m_image.fullColumns;
+    }
     it->caption->setText(caption());
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }

@@ -4,6 +4,7 @@
 // it, in the full matrix's coordinates: a window (submatrix), or kept rows and columns
 // (rowcol, neuron, random). A caption states the teacher and student shapes.
 
+#include <QPoint>
 #include <QString>
 #include <QWidget>
 
@@ -47,6 +48,10 @@ public:
     const KeptRegion &kept() const { return m_kept; }
     QString caption() const;   // "teacher 768 x 192 -> student 512 x 128, window rows 12-523, ..."
     bool exportTo(const QString &path, QString *error = nullptr, int width = 800, int height = 600) const;
+
+    // Tooltip for a position of the plot: the full-matrix row and column and the score
+    // of the map cell covering it (empty outside the map).
+    QString toolTipAt(const QPoint &plotPos) const;
 
 private:
     void redraw();
