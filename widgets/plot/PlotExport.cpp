@@ -27,6 +27,8 @@ bool writeSvg(QCustomPlot *plot, const QString &path, int width, int height)
     generator.setSize(QSize(width, height));
     generator.setViewBox(QRect(0, 0, width, height));
     generator.setTitle(plot->windowTitle());
+    // Point sizes as on screen, so the SVG matches the PNG.
+    generator.setResolution(plot->logicalDpiX());
     QCPPainter painter;
     if (!painter.begin(&generator))
         return false;
