@@ -61,6 +61,15 @@ void settle()
     QTest::qWait(50);
 }
 
+// Plot objects of one class (QCustomPlot parents its plottables and items to itself).
+int countOf(const QWidget &view, const char *className)
+{
+    int n = 0;
+    for (auto *object : view.findChildren<QObject *>())
+        n += QLatin1String(object->metaObject()->className()) == QLatin1String(className) ? 1 : 0;
+    return n;
+}
+
 bool startsWith(const QString &path, const QByteArray &magic)
 {
     return test::readAll(path).startsWith(magic);
@@ -177,8 +186,14 @@ private Q_SLOTS:
         QCOMPARE(view.selectedRows(), QSet<int>({0, 2}));
         QVERIFY(view.logScale());
         QCOMPARE(view.data().rows(), 3);
+        // Updates refill one colour map; each selected row has one outline.
+        QCOMPARE(countOf(view, "QCPColorMap"), 1);
+        QCOMPARE(countOf(view, "QCPItemRect"), 2);
         view.setSelectedRows({1});
         QCOMPARE(view.selectedRows(), QSet<int>({1}));
+        QCOMPARE(countOf(view, "QCPItemRect"), 1);
+        view.setSelectedRows({7});   // outside the grid: stored, not drawn
+        QCOMPARE(countOf(view, "QCPItemRect"), 0);
     }
 
     void heatmapClickOnARowEmitsIt()
@@ -227,6 +242,10 @@ private Q_SLOTS:
         QCOMPARE(view.updateCount(), 2);
         QCOMPARE(view.mapping(), std::vector<int>({0, -1, 3}));
         QCOMPARE(view.similarity().rows(), 4);
+        QCOMPARE(countOf(view, "QCPItemRect"), 2);   // one per chosen cell
+        view.setMapping({0, 1, 2});
+        QCOMPARE(countOf(view, "QCPItemRect"), 3);
+        view.setMapping({0, -1, 3});
 
         const QString mapped = view.toolTipText(3, 2);
         QVERIFY2(mapped.contains(QStringLiteral("teacher 3")) && mapped.contains(QStringLiteral("student 2")),
