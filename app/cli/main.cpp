@@ -53,9 +53,10 @@ void printUsage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    // Only `experiment` draws (its charts); it gets a widget application on the
+    // Only `experiment` (its charts) and `bench ui` (the window) draw; it gets a widget application on the
     // offscreen platform when there is no display, every other command stays GUI-free.
-    const bool draws = argc > 1 && std::strcmp(argv[1], "experiment") == 0;
+    const bool draws = (argc > 1 && std::strcmp(argv[1], "experiment") == 0) ||
+                       (argc > 2 && std::strcmp(argv[1], "bench") == 0 && std::strcmp(argv[2], "ui") == 0);
     if (draws && qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") &&
         qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
         qputenv("QT_QPA_PLATFORM", "offscreen");

@@ -9,6 +9,8 @@
 
 namespace nugget {
 
+struct TransferRecipe;
+
 inline QString demoFolder()
 {
     const QStringList candidates{
@@ -21,5 +23,9 @@ inline QString demoFolder()
             return QDir(candidate).absolutePath();
     return {};
 }
+
+// The demo's transfer recipe (experiment-bioqa.json's "transfer" part) with its paths
+// resolved against the demo folder. Throws Error when the file is unreadable.
+TransferRecipe demoRecipe(const QString &demoDir);
 
 } // namespace nugget

@@ -263,7 +263,8 @@ LlamaForCausalLMImpl::LlamaForCausalLMImpl(const ModelConfig &config)
         lm_head = register_module("lm_head", Projection(config.hiddenSize, config.vocabSize));
 }
 
-at::Tensor LlamaForCausalLMImpl::hiddenStates(const at::Tensor &inputIds, KVCache *cache)
+at::Tensor LlamaForCausalLMImpl::hiddenStates(const at::Tensor &inputIds, KVCache *cache,
+                                              std::vector<at::Tensor> *layerOutputs)
 {
     if (inputIds.dim() != 2)
         throw Error("model input must be [batch, time] token ids");
@@ -284,6 +285,8 @@ at::Tensor LlamaForCausalLMImpl::hiddenStates(const at::Tensor &inputIds, KVCach
         auto layer = model->layers->ptr<LlamaDecoderLayerImpl>(i);
         x = layer->forward(x, cos, sin, cache ? &cache->keys[i] : nullptr,
                            cache ? &cache->values[i] : nullptr);
+        if (layerOutputs)
+            layerOutputs->push_back(x);
     }
     return model->norm->forward(x);
 }

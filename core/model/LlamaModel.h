@@ -174,7 +174,9 @@ public:
     // positions continue after the cached ones and the cache is extended.
     at::Tensor forward(const at::Tensor &inputIds, KVCache *cache = nullptr);
     // Final hidden states before the head, [batch, time, hidden].
-    at::Tensor hiddenStates(const at::Tensor &inputIds, KVCache *cache = nullptr);
+    // With `layerOutputs`, also every decoder layer's output [batch, time, hidden] in depth order.
+    at::Tensor hiddenStates(const at::Tensor &inputIds, KVCache *cache = nullptr,
+                            std::vector<at::Tensor> *layerOutputs = nullptr);
     at::Tensor headWeight() const;   // lm_head, or the embedding when tied
 
     const ModelConfig &config() const { return m_config; }

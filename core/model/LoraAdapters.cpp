@@ -1,5 +1,7 @@
 #include "model/LoraAdapters.h"
 
+#include <map>
+
 #include "Error.h"
 
 #include <torch/torch.h>
@@ -191,6 +193,39 @@ void mergeAllLora(LlamaForCausalLM &model)
         else if (auto embedding = std::dynamic_pointer_cast<TokenEmbeddingImpl>(module))
             embedding->mergeLora();
     }
+}
+
+LlamaForCausalLM mergedCopy(LlamaForCausalLM &model)
+{
+    torch::NoGradGuard noGrad;
+    LlamaForCausalLM copy(model->config());
+    copy->to(model->device(), model->dtype());
+    auto target = copy->named_parameters();
+    for (const auto &item : model->named_parameters()) {
+        if (item.key().find("lora_") != std::string::npos)
+            continue;
+        if (auto *p = target.find(item.key()))
+            p->copy_(item.value());
+    }
+    std::map<std::string, std::shared_ptr<torch::nn::Module>> copyModules;
+    for (const auto &item : copy->named_modules())
+        copyModules[item.key()] = item.value();
+    for (const auto &item : model->named_modules()) {
+        const auto found = copyModules.find(item.key());
+        if (found == copyModules.end())
+            continue;
+        if (auto projection = std::dynamic_pointer_cast<ProjectionImpl>(item.value()); projection && projection->hasLora())
+            std::dynamic_pointer_cast<ProjectionImpl>(found->second)
+                ->attachLora(projection->loraSettings(), projection->lora_A->weight, projection->lora_B->weight);
+        else if (auto embedding = std::dynamic_pointer_cast<TokenEmbeddingImpl>(item.value());
+                 embedding && embedding->hasLora())
+            std::dynamic_pointer_cast<TokenEmbeddingImpl>(found->second)
+                ->attachLora(embedding->loraSettings(), embedding->lora_embedding_A->weight,
+                             embedding->lora_embedding_B->weight);
+    }
+    mergeAllLora(copy);
+    copy->eval();
+    return copy;
 }
 
 void detachAllLora(LlamaForCausalLM &model)

@@ -52,6 +52,9 @@ void freezeAllButLora(LlamaForCausalLM &model);
 std::vector<at::Tensor> loraParameters(LlamaForCausalLM &model);
 // Every adapter merged into its weight and removed.
 void mergeAllLora(LlamaForCausalLM &model);
+// A new model with `model`'s weights and every attached adapter merged into them;
+// `model` keeps its adapters (so it can still be trained or exported as an adapter).
+LlamaForCausalLM mergedCopy(LlamaForCausalLM &model);
 void detachAllLora(LlamaForCausalLM &model);
 
 } // namespace nugget

@@ -37,6 +37,9 @@ ModelPane::ModelPane(const QString &role, QWidget *parent) : QWidget(parent), m_
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(m_title);
     layout->addWidget(m_summary);
+    m_runtime = new QLabel(this);
+    m_runtime->setWordWrap(true);
+    layout->addWidget(m_runtime);
     layout->addWidget(openButton, 0, Qt::AlignLeft);
     layout->addWidget(m_tree, 1);
     showSummary();
@@ -62,6 +65,8 @@ void ModelPane::setModelInfo(const ModelFolderInfo &info)
     showSummary();
     Q_EMIT modelChanged(QString::fromStdString(info.folder));
 }
+
+void ModelPane::setRuntime(const QString &text) { m_runtime->setText(text); }
 
 void ModelPane::showSummary()
 {
@@ -104,7 +109,7 @@ void ModelPane::dragEnterEvent(QDragEnterEvent *event)
 
 void ModelPane::dropEvent(QDropEvent *event)
 {
-    openFolder(event->mimeData()->urls().first().toLocalFile());
+    Q_EMIT folderDropped(event->mimeData()->urls().first().toLocalFile());
 }
 
 } // namespace nugget

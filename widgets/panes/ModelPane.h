@@ -4,6 +4,7 @@
 // folder dropped onto it.
 
 #include "io/ModelFolderInfo.h"
+#include <QString>
 
 #include <QWidget>
 
@@ -29,11 +30,15 @@ public:
     void setModelInfo(const ModelFolderInfo &info);
     const std::optional<ModelFolderInfo> &modelInfo() const { return m_info; }
     QString role() const { return m_role; }
+    // Where and in which precision the engine holds the model, once loaded.
+    void setRuntime(const QString &text);
 
 Q_SIGNALS:
     void modelChanged(const QString &folder);
     void openFailed(const QString &message);
     void openRequested();
+    // A folder was dropped on the pane; the window decides whether it can be opened.
+    void folderDropped(const QString &dir);
 
 protected:
     void dragEnterEvent(QDragEnterEvent *event) override;
@@ -46,6 +51,7 @@ private:
     std::optional<ModelFolderInfo> m_info;
     QLabel *m_title = nullptr;
     QLabel *m_summary = nullptr;
+    QLabel *m_runtime = nullptr;
     QTreeView *m_tree = nullptr;
     ModelStructureModel *m_structure = nullptr;
 };
