@@ -82,9 +82,13 @@ public:
             QCoreApplication::processEvents();
     }
 
-    void shoot(const QString &file, const QString &title, const QString &text)
+    // `settle` waits for the engine to be idle first (off for shots taken mid-job).
+    void shoot(const QString &file, const QString &title, const QString &text, bool settleFirst = true)
     {
-        settle();
+        if (settleFirst)
+            settle();
+        else
+            QCoreApplication::processEvents();
         const QString path = QDir(m_dir).filePath(file);
         if (!m_window.grab().save(path))
             throw Error(path.toStdString() + ": cannot write the screenshot");
@@ -131,7 +135,7 @@ int runDemoTour(MainWindow &window, const QString &outputDir)
         // A short budget so the tour takes minutes, not the full experiment's hour.
         auto recipe = demoRecipe(demo);
         recipe.training.epochs = 1;
-        recipe.evalLimit = 48;
+        recipe.evalLimit = 32;
         window.setBaseRecipe(recipe);
 
         // 1. Models and task.
@@ -148,20 +152,43 @@ int runDemoTour(MainWindow &window, const QString &outputDir)
                                   "tensors. The Task tab previews seed samples; the highlighted answer is where the "
                                   "loss is taken."));
 
-        // 2. Sensitivity, live.
+        // 2. Sensitivity, live: a screenshot at the first partial result, one when done.
         window.showView(QStringLiteral("layers"));
-        tour.wait(window.computeSensitivity(), QStringLiteral("sensitivity"));
         window.showView(QStringLiteral("heatmap"));
-        tour.shoot(QStringLiteral("02-sensitivity.png"), QStringLiteral("2. Where the task knowledge sits"),
-                   QStringLiteral("The teacher's sensitivity per layer and module, filled in after every seed sample "
-                                  "while the job runs. Outlined rows are the layers the strategy chose; hover a cell "
-                                  "for its exact value, toggle the log scale or normalise per module."));
+        bool shotLive = false;
+        QObject context;
+        QObject::connect(window.engine(), &WorkbenchEngine::sensitivityUpdated, &context,
+                         [&](const ScoreGrid &grid) {
+                             if (shotLive || grid.complete || grid.sample * 3 < grid.samples)
+                                 return;
+                             shotLive = true;
+                             try {
+                                 tour.shoot(QStringLiteral("02-sensitivity-live.png"),
+                                        QStringLiteral("2. Where the task knowledge sits, live"),
+                                        QStringLiteral("The teacher's sensitivity per layer and module fills in after "
+                                                       "every seed sample while the job runs on the compute thread "
+                                                       "(here after %1 of %2 samples); the Jobs tab shows its "
+                                                       "progress and a Cancel button.")
+                                            .arg(grid.sample)
+                                            .arg(grid.samples),
+                                        false);
+                             } catch (const Error &) {
+                                 shotLive = false;   // reported below; never thrown through the event loop
+                             }
+                         });
+        tour.wait(window.computeSensitivity(), QStringLiteral("sensitivity"));
+        QObject::disconnect(window.engine(), nullptr, &context, nullptr);
+        if (!shotLive)
+            throw Error("sensitivity: no partial result reached the window");
 
-        // 3. Layer alignment.
+        // 3. Done: the choice and the layer alignment.
         window.showView(QStringLiteral("layer-alignment"));
-        tour.shoot(QStringLiteral("03-layer-alignment.png"), QStringLiteral("3. Layer alignment"),
-                   QStringLiteral("Teacher layers (rows) against student layers (columns): linear CKA of their hidden "
-                                  "states on the seed samples in the background, the chosen mapping on top."));
+        tour.shoot(QStringLiteral("03-sensitivity-and-layer-alignment.png"),
+                   QStringLiteral("3. The layer choice and the layer alignment"),
+                   QStringLiteral("Outlined heatmap rows are the layers the sensitivity strategy chose (hover a cell "
+                                  "for its exact value; log scale and per-module normalisation are above the plot). "
+                                  "On the right, teacher layers (rows) against student layers (columns): linear CKA of "
+                                  "their hidden states on the seed tokens, with the chosen mapping on top."));
 
         // 4. Dimension alignment.
         window.showView(QStringLiteral("dimension"));

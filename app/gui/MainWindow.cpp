@@ -52,11 +52,11 @@ constexpr int kRecentCount = 8;
 MatrixData heatmapData(const ScoreGrid &grid, bool meanPerWeight)
 {
     MatrixData data;
-    data.title = QObject::tr("%1 sensitivity (%2), %3 of %4 seed samples%5")
+    data.title = QObject::tr("%1 · %2 · %3/%4 samples%5")
                      .arg(grid.side, grid.metric)
                      .arg(grid.sample)
                      .arg(grid.samples)
-                     .arg(grid.complete ? QString() : QObject::tr(", running"));
+                     .arg(grid.complete ? QString() : QObject::tr(" (running)"));
     data.valueName = meanPerWeight ? QObject::tr("mean %1 score per weight").arg(grid.metric)
                                    : QObject::tr("total %1 score").arg(grid.metric);
     data.rowLabels = grid.rowLabels;
@@ -71,7 +71,7 @@ MatrixData heatmapData(const ScoreGrid &grid, bool meanPerWeight)
 MatrixData similarityData(const SimilarityGrid &grid)
 {
     MatrixData data;
-    data.title = QObject::tr("Layer alignment: linear CKA of hidden states%1").arg(grid.complete ? QString() : QObject::tr(" (running)"));
+    data.title = QObject::tr("linear CKA%1").arg(grid.complete ? QString() : QObject::tr(" (running)"));
     data.valueName = QObject::tr("linear CKA");
     for (int t = 0; t < grid.teacherLayers; ++t)
         data.rowLabels << QObject::tr("teacher %1").arg(t);
