@@ -196,6 +196,27 @@ private Q_SLOTS:
         QCOMPARE(waitFor(window, window.evaluateStudent()), JobState::Done);
     }
 
+    void closingTheWindowStopsTheJobWithinASecond()
+    {
+        auto *window = new MainWindow;
+        window->show();
+        QVERIFY(openDemo(*window));
+        QSignalSpy steps(window->engine(), &WorkbenchEngine::trainingProgressed);
+        auto recipe = window->currentRecipe();
+        QVERIFY(window->engine()->runTransfer([&] {
+            recipe.init = "lora";   // no scores needed
+            return recipe;
+        }(), QStringLiteral("lora")) > 0);
+        QVERIFY(steps.wait(120000));
+        QElapsedTimer clock;
+        clock.start();
+        window->close();
+        delete window;   // joins the compute thread
+        const auto elapsed = clock.elapsed();
+        qInfo("closing took %lld ms", static_cast<long long>(elapsed));
+        QVERIFY2(elapsed < 1000, qPrintable(QStringLiteral("closing took %1 ms").arg(elapsed)));
+    }
+
     void badInputKeepsThePreviousState()
     {
         MainWindow window;

@@ -486,8 +486,7 @@ QStringList MainWindow::exportPlots(const QString &dir, const QString &suffix, Q
     write(QStringLiteral("layer-alignment"), [this](const QString &p, QString *e) { return m_alignment->exportTo(p, e); });
     write(QStringLiteral("dimension-alignment"), [this](const QString &p, QString *e) { return m_dimension->exportTo(p, e); });
     write(QStringLiteral("training-loss"), [this](const QString &p, QString *e) { return m_run->lossChart()->exportTo(p, e); });
-    if (suffix.compare(QLatin1String("svg"), Qt::CaseInsensitive) != 0)   // the comparison chart writes PNG and PDF
-        write(QStringLiteral("controls"), [this](const QString &p, QString *e) { return m_run->comparisonChart()->saveScores(p, e); });
+    write(QStringLiteral("controls"), [this](const QString &p, QString *e) { return m_run->comparisonChart()->saveScores(p, e); });
     return written;
 }
 

@@ -104,11 +104,22 @@ RunPanel::RunPanel(QWidget *parent) : QWidget(parent)
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->setSortingEnabled(true);
     m_comparison = new ComparisonChart(this);
+    m_controlsTable = new QStandardItemModel(0, 4, this);
+    m_controlsTable->setHorizontalHeaderLabels({tr("Condition"), tr("Mean"), tr("Spread (sd)"), tr("Per seed")});
+    auto *controlsView = new QTableView(this);
+    controlsView->setModel(m_controlsTable);
+    controlsView->verticalHeader()->hide();
+    controlsView->horizontalHeader()->setStretchLastSection(true);
+    auto *controlsSplit = new QSplitter(Qt::Vertical, this);
+    controlsSplit->addWidget(m_comparison);
+    controlsSplit->addWidget(controlsView);
+    controlsSplit->setStretchFactor(0, 3);
+    controlsSplit->setStretchFactor(1, 1);
 
     auto *tabs = new QTabWidget(this);
     tabs->addTab(m_loss, tr("Loss"));
     tabs->addTab(m_table, tr("Runs"));
-    tabs->addTab(m_comparison, tr("Controls"));
+    tabs->addTab(controlsSplit, tr("Controls"));
     tabs->setObjectName(QStringLiteral("runTabs"));
 
     auto *layout = new QVBoxLayout(this);
@@ -185,6 +196,8 @@ void RunPanel::addRun(const RunSummary &run)
                              run.extraction})
         row << new QStandardItem(text);
     row[3]->setData(run.score, Qt::UserRole);
+    if (!run.steps.empty())
+        m_curves.push_back({run.name, run.steps, run.losses});
     m_results->appendRow(row);
     m_progress->setText(tr("%1: %2 %3 (%4 of %5 items) in %6")
                             .arg(run.name, run.metric, score)
@@ -206,8 +219,18 @@ void RunPanel::showControls(const ControlsSummary &summary)
         conditions.push_back(scores);
     }
     m_comparison->setScores(conditions, summary.metric);
+    m_comparison->setLossCurves(m_curves);
+    m_controlsTable->removeRows(0, m_controlsTable->rowCount());
+    for (const auto &c : conditions) {
+        QStringList seeds;
+        for (const auto s : c.scores)
+            seeds << QString::number(s, 'f', 1);
+        m_controlsTable->appendRow({new QStandardItem(c.name), new QStandardItem(QStringLiteral("%1 %").arg(c.mean, 0, 'f', 1)),
+                                    new QStandardItem(QStringLiteral("%1 pp").arg(c.spread, 0, 'f', 1)),
+                                    new QStandardItem(seeds.join(QStringLiteral(", ")))});
+    }
     if (auto *tabs = findChild<QTabWidget *>(QStringLiteral("runTabs")))
-        tabs->setCurrentWidget(m_comparison);
+        tabs->setCurrentIndex(2);
     m_progress->setText(tr("Controls done in %1.").arg(durationText(summary.seconds)));
 }
 
@@ -215,6 +238,7 @@ void RunPanel::clearRuns()
 {
     m_results->removeRows(0, m_results->rowCount());
     m_loss->clearAll();
+    m_curves.clear();
 }
 
 QString RunPanel::progressText() const { return m_progress->text(); }

@@ -5,8 +5,11 @@
 // budget over several seeds, shown as a comparison chart with their spread.
 
 #include "EngineResults.h"
+#include "plot/ComparisonChart.h"
 
 #include <QWidget>
+
+#include <vector>
 
 class QCheckBox;
 class QComboBox;
@@ -20,7 +23,8 @@ class QTableView;
 
 namespace nugget {
 
-class ComparisonChart;
+
+
 class SeriesChart;
 struct TransferRecipe;
 
@@ -45,6 +49,8 @@ public:
     SeriesChart *lossChart() const { return m_loss; }
     ComparisonChart *comparisonChart() const { return m_comparison; }
     QStandardItemModel *results() const { return m_results; }
+    // One row per condition of the last controls: mean, spread, every seed.
+    QStandardItemModel *controlsTable() const { return m_controlsTable; }
     QString progressText() const;
     QPushButton *runButton() const { return m_run; }
     QPushButton *controlsButton() const { return m_controls; }
@@ -66,6 +72,8 @@ private:
     QStandardItemModel *m_results = nullptr;
     QTableView *m_table = nullptr;
     ComparisonChart *m_comparison = nullptr;
+    QStandardItemModel *m_controlsTable = nullptr;
+    std::vector<LossCurve> m_curves;   // every finished run's training loss
 };
 
 } // namespace nugget
