@@ -31,6 +31,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 namespace nugget::cli {
 
@@ -240,6 +241,8 @@ int benchScale(const QStringList &arguments)
                 sensitivitySeconds, computeSeconds, writeSeconds);
     std::printf("  seconds per sample           %10.1f s (compute only)\n", computeSeconds / static_cast<double>(sampleCount));
     std::printf("  peak resident memory         %10.2f GiB\n", sensitivityPeak);
+    std::printf("  extrapolated to 40 layers    %10.0f s per sample (compute grows with the layer count, memory does not)\n",
+                computeSeconds / static_cast<double>(sampleCount) * 40.0 / static_cast<double>(layers));
     std::printf("  forward+backward             %10.2f GFLOP/s useful (%.1f%% of matmul), %.2f GFLOP/s executed "
                 "with the recomputed forward (%.1f%%)\n",
                 usefulGflops, 100.0 * usefulGflops / matmul.gflops, executedGflops, 100.0 * executedGflops / matmul.gflops);
@@ -288,19 +291,31 @@ int benchScale(const QStringList &arguments)
     const auto sampleTable = summedAreaTable(at::rand({sample, sample}));
     const double sampleScan = bestSeconds([&] { referenceScanTable(sampleTable, sample / 2, sample / 2); }, 2);
     const double perWindow = sampleScan / windowCount(sample, sample, sample / 2, sample / 2);
-    double windows = 0;
+    // ... and its float64 summed-area table, timed once per teacher matrix shape.
+    std::map<std::vector<int64_t>, double> tableSeconds;
+    double windows = 0, tables = 0;
     for (const auto &matrix : extraction.matrices) {
         const auto shape = targetShape(student, matrix.student.module);
         const auto teacherShape = targetShape(teacher, matrix.student.module);
         windows += windowCount(teacherShape[0], teacherShape[1], shape[0], shape[1]);
+        if (!tableSeconds.count(teacherShape)) {
+            const auto scores = at::rand(teacherShape);
+            tableSeconds[teacherShape] = bestSeconds([&] { summedAreaTable(scores); }, 1);
+        }
+        tables += tableSeconds[teacherShape];
     }
     std::printf("\nstreamed extraction into the 7B-shaped student (rank %lld, submatrix, randomized SVD), "
                 "%zu matrices:\n", static_cast<long long>(rank), extraction.matrices.size());
     std::printf("  wall time                    %10.1f s (selection, window search, SVD, adapter written)\n",
                 extractionSeconds);
     std::printf("  peak resident memory         %10.2f GiB\n", extractionPeak);
-    std::printf("  reference window scan alone  %10.0f s extrapolated (%.4f us per window x %.3g windows)\n",
-                perWindow * windows, perWindow * 1e6, windows);
+    std::printf("  reference window search      %10.1f s extrapolated: tables %.1f s (timed per shape) + scan "
+                "%.1f s (%.4f us per window x %.3g windows, timed on a %lldx%lld sample)\n",
+                tables + perWindow * windows, tables, perWindow * windows, perWindow * 1e6, windows,
+                static_cast<long long>(sample), static_cast<long long>(sample));
+    std::printf("  extrapolated to 40 -> 32 layers %7.0f s (%.1f s per matrix x %d matrices)\n",
+                extractionSeconds / static_cast<double>(extraction.matrices.size()) * (32 * 7 + 2),
+                extractionSeconds / static_cast<double>(extraction.matrices.size()), 32 * 7 + 2);
     std::printf("  reference memory             %10.1f GB (the whole teacher in fp32 plus its gradients and scores)\n",
                 3.0 * 4.0 * static_cast<double>(teacher.parameterCount()) / 1e9);
     return 0;

@@ -111,6 +111,16 @@ at::Tensor metricOf(SensitivityMetric metric, const at::Tensor &weight, const at
     return metric == SensitivityMetric::Taylor ? (weight * grad).abs() : grad.square();
 }
 
+// scores += metric(weight, grad), consuming the gradient: no temporaries of the
+// parameter's size, which for a 13B layer saves gigabytes of memory traffic per sample.
+void accumulateInto(at::Tensor &scores, SensitivityMetric metric, const at::Tensor &weight, at::Tensor &grad)
+{
+    if (metric == SensitivityMetric::Taylor)
+        scores.add_(grad.mul_(weight).abs_());
+    else
+        scores.addcmul_(grad, grad);
+}
+
 // The stored tensor `name`, checked against the shape the config implies.
 at::Tensor storedTensor(const TensorStore &weights, const std::string &name, at::IntArrayRef shape)
 {
@@ -289,11 +299,11 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
             result.losses.push_back(lossValue);
             loss.backward();
             torch::NoGradGuard noGrad;
-            headScores.add_(metricOf(options.metric, head.detach(), head.grad()));
-            normScores.add_(metricOf(options.metric, norm->weight.detach(), norm->weight.grad()));
-            if (tied)
+            if (tied)   // before the gradient is consumed below
                 headRowGradients.push_back(
                     head.grad().index_select(0, uniqueTokens[s].first.to(options.device)).clone());
+            accumulateInto(headScores, options.metric, head.detach(), head.mutable_grad());
+            accumulateInto(normScores, options.metric, norm->weight.detach(), norm->weight.mutable_grad());
             head.mutable_grad().reset();
             norm->weight.mutable_grad().reset();
             gradients.put(key(layers, s), x.grad());
@@ -325,7 +335,7 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
             torch::NoGradGuard noGrad;
             for (size_t p = 0; p < parameters.size(); ++p) {
                 auto &parameter = parameters[p].second;
-                scores[p].add_(metricOf(options.metric, parameter.detach(), parameter.grad()));
+                accumulateInto(scores[p], options.metric, parameter.detach(), parameter.mutable_grad());
                 parameter.mutable_grad().reset();
             }
             gradients.put(key(l, s), x.grad());
