@@ -18,8 +18,16 @@ class TestDataParallel : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void twoProcessesEqualOne_data()
+    {
+        QTest::addColumn<QString>("metric");
+        QTest::newRow("taylor") << QStringLiteral("taylor");
+        QTest::newRow("magnitude (nothing to sum)") << QStringLiteral("magnitude");
+    }
+
     void twoProcessesEqualOne()
     {
+        QFETCH(QString, metric);
         if (!dataParallelAvailable())
             QSKIP("this build has no c10d/Gloo");
         QTemporaryDir dir;
@@ -32,17 +40,20 @@ private Q_SLOTS:
         const QStringList common{QStringLiteral("sensitivity"), QStringLiteral("--model"), teacher,
                                  QStringLiteral("--seeds"), seeds, QStringLiteral("--max-length"), QStringLiteral("64"),
                                  QStringLiteral("--streamed"), QStringLiteral("--score-dtype"), QStringLiteral("float32"),
-                                 QStringLiteral("--device"), QStringLiteral("cpu")};
+                                 QStringLiteral("--device"), QStringLiteral("cpu"), QStringLiteral("--metric"), metric};
         const QString one = dir.filePath(QStringLiteral("one.h5")), two = dir.filePath(QStringLiteral("two.h5"));
         const auto single = test::runCli(common + QStringList{QStringLiteral("--out"), one});
         QVERIFY2(single.exitCode == 0, single.err.constData());
         const auto parallel = test::runCli(common + QStringList{QStringLiteral("--out"), two, QStringLiteral("--launch"), QStringLiteral("2")});
         QVERIFY2(parallel.exitCode == 0, parallel.err.constData());
-        QVERIFY2(parallel.out.contains("over 5 samples (streamed, 2 processes)"), parallel.out.constData());
+        const bool magnitude = metric == QStringLiteral("magnitude");
+        QVERIFY2(parallel.out.contains(magnitude ? "over 0 samples (streamed, 2 processes)"
+                                                 : "over 5 samples (streamed, 2 processes)"),
+                 parallel.out.constData());
 
         const auto a = loadSensitivity(Session::openReadOnly(one.toStdString()), "teacher");
         const auto b = loadSensitivity(Session::openReadOnly(two.toStdString()), "teacher");
-        QCOMPARE(b.samples, int64_t(5));
+        QCOMPARE(b.samples, magnitude ? int64_t(0) : int64_t(5));
         QCOMPARE(a.scores.size(), b.scores.size());
         for (const auto &[name, scores] : a.scores) {
             const double scale = scores.abs().max().item<double>();

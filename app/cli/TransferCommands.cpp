@@ -278,7 +278,7 @@ int runSensitivity(const QStringList &arguments)
                 mine.push_back(samples[i]);
         if (group) {
             options.allReduce = [&](at::Tensor &t) { group->allReduceSum(t); };
-            if (mine.empty())
+            if (mine.empty() && metric != SensitivityMetric::Magnitude)
                 throw Error("rank " + std::to_string(rank) + " has no seed sample: use at most as many processes as samples");
         }
         const auto result = storeStreamedSensitivity(session ? &*session : nullptr, side, folder, mine, options,

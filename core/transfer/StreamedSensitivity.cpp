@@ -183,8 +183,9 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
     StreamedSensitivityResult result;
     result.layerModuleTotals = torch::zeros({layers, static_cast<int64_t>(layerModuleNames().size())}, torch::kDouble);
     // Every completed parameter passes here: summed over the group, counted, handed on.
+    // Magnitudes need no samples: every rank has the whole result already.
     auto emit = [&](const std::string &name, at::Tensor scores) {
-        if (options.allReduce)
+        if (options.allReduce && options.metric != SensitivityMetric::Magnitude)
             options.allReduce(scores);
         SensitivityMap one;
         one.scores[name] = scores;
