@@ -13,6 +13,8 @@ packages=(
   libqcustomplot-dev libqcustomplot2.1-qt6
   # tensors: libtorch plus a fast BLAS (reference BLAS is ~25x slower)
   libtorch-dev libopenblas0-pthread
+  # data-parallel process groups (libtorch c10d over Gloo needs its headers)
+  libgloo-dev
   # sessions and tokenizers
   libhdf5-dev libsentencepiece-dev
   # headless display for GUI runs without a screen

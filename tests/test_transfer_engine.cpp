@@ -202,6 +202,25 @@ private Q_SLOTS:
         QVERIFY(torch::allclose(torch::matmul(reference.a, reference.a.t()), torch::eye(4), 1e-4, 1e-5));
     }
 
+    void randomizedFactorsMatchTheExactOnesWhenTheSpectrumDecays()
+    {
+        // A 300x200 matrix with singular values 2^-i, like trained weights' decay.
+        torch::manual_seed(5);
+        const auto u = std::get<0>(torch::linalg::qr(torch::randn({300, 200}, torch::kDouble)));
+        const auto v = std::get<0>(torch::linalg::qr(torch::randn({200, 200}, torch::kDouble)));
+        const auto s = torch::pow(2.0, -torch::arange(200, torch::kDouble));
+        const auto m = torch::matmul(u * s.unsqueeze(0), v.t()).to(torch::kFloat);
+        const auto exact = factorize(m, 8);
+        const auto fast = factorizeRandomized(m, 8, FactorSplit::SingularValuesOnB, at::kFloat, 16, 4, 1);
+        QCOMPARE(fast.a.sizes(), exact.a.sizes());
+        QCOMPARE(fast.b.sizes(), exact.b.sizes());
+        const auto exactProduct = torch::matmul(exact.b, exact.a), fastProduct = torch::matmul(fast.b, fast.a);
+        QVERIFY(maxDifference(fastProduct, exactProduct) < 1e-5);
+        // Deterministic for a seed.
+        const auto again = factorizeRandomized(m, 8, FactorSplit::SingularValuesOnB, at::kFloat, 16, 4, 1);
+        QVERIFY(torch::equal(again.a, fast.a));
+    }
+
     void extractionMatchesStudentShapes_data()
     {
         QTest::addColumn<QString>("structure");

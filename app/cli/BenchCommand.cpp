@@ -202,9 +202,12 @@ int runBench(const QStringList &arguments)
         return benchWindow(arguments);
     if (which == QLatin1String("ui"))
         return benchUi(arguments);
+    if (which == QLatin1String("scale"))
+        return benchScale(arguments);
     std::printf("Usage: nugget-cli bench BENCHMARK [options]\n\nBenchmarks:\n"
                 "  forward    tokens/s of forward and forward+backward against the machine's matmul GFLOP/s\n"
                 "  window     best-sub-matrix search of dimensionality reduction against a float32 sum and the reference\n"
+                "  scale      streamed sensitivity and extraction at 13B -> 7B shapes: peak memory, s/sample, FLOP/s\n"
                 "  ui         longest UI-thread stall of the workbench during a sensitivity job, against the idle window\n");
     return which == QLatin1String("--help") ? 0 : 2;
 }

@@ -24,6 +24,7 @@ int runExperiment(const QStringList &arguments);
 int runBench(const QStringList &arguments);
 int benchWindow(const QStringList &arguments);   // nugget-cli bench window
 int benchUi(const QStringList &arguments);       // nugget-cli bench ui
+int benchScale(const QStringList &arguments);    // nugget-cli bench scale
 
 // Prints a throttled progress line for a training step on stderr.
 void printTrainingStep(const TrainingStep &step);

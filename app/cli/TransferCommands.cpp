@@ -4,13 +4,21 @@
 #include "CommandLine.h"
 #include "Commands.h"
 
+#include "dist/DataParallel.h"
 #include "io/Session.h"
 #include "text/Tokenizer.h"
+#include "transfer/StreamedSensitivity.h"
 #include "transfer/TransferRecipe.h"
 
+#include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>
 #include <QJsonDocument>
+#include <QProcess>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -120,6 +128,76 @@ SensitivityMap teacherScores(Session &session, ModelPair &pair, const std::strin
 
 } // namespace
 
+namespace {
+
+// A TCP port free on loopback right now, for a local group's store.
+int freeLoopbackPort()
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof(address)) == 0 &&
+                    ::getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length) == 0;
+    if (fd >= 0)
+        ::close(fd);
+    if (!ok)
+        throw Error("cannot find a free loopback port for the data-parallel group");
+    return ntohs(address.sin_port);
+}
+
+// Runs this command as `count` local processes (ranks 0..count-1 on loopback), their
+// output passed through; fails when any of them fails.
+int launchLocal(const QStringList &arguments, int count)
+{
+    if (count < 1)
+        throw Error("--launch expects a positive number of processes");
+    QStringList forwarded;
+    for (int i = 1; i < arguments.size(); ++i) {   // without the program name and --launch N
+        const QString &a = arguments.at(i);
+        if (a == QLatin1String("--launch")) {
+            ++i;
+            continue;
+        }
+        if (a.startsWith(QLatin1String("--launch=")))
+            continue;
+        forwarded << a;
+    }
+    const QString master = QStringLiteral("127.0.0.1:%1").arg(freeLoopbackPort());
+    std::vector<std::unique_ptr<QProcess>> processes;
+    for (int rank = 0; rank < count; ++rank) {
+        auto process = std::make_unique<QProcess>();
+        process->setProcessChannelMode(QProcess::ForwardedChannels);
+        process->start(QCoreApplication::applicationFilePath(),
+                       QStringList{QStringLiteral("sensitivity")} + forwarded +
+                           QStringList{QStringLiteral("--world-size"), QString::number(count), QStringLiteral("--rank"),
+                                       QString::number(rank), QStringLiteral("--master"), master});
+        if (!process->waitForStarted())
+            throw Error("cannot start rank " + std::to_string(rank) + ": " + process->errorString().toStdString());
+        processes.push_back(std::move(process));
+    }
+    int failures = 0;
+    for (auto &process : processes) {
+        process->waitForFinished(-1);
+        if (process->exitStatus() != QProcess::NormalExit || process->exitCode() != 0)
+            ++failures;
+    }
+    if (failures > 0)
+        throw Error(std::to_string(failures) + " of " + std::to_string(count) + " data-parallel processes failed");
+    return 0;
+}
+
+// The model's float32 size against the machine's memory: above half of it, the
+// in-memory path would not fit beside its gradients and scores.
+bool tooLargeForMemory(const ModelConfig &config)
+{
+    const double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+    return physical > 0 && 4.0 * static_cast<double>(config.parameterCount()) > 0.5 * physical;
+}
+
+} // namespace
+
 int runSensitivity(const QStringList &arguments)
 {
     QCommandLineParser parser;
@@ -131,47 +209,119 @@ int runSensitivity(const QStringList &arguments)
         option("side", "Store as the teacher's or the student's scores (default teacher).", "SIDE", "teacher"),
         option("max-length", "Tokens per sample at most (default 512).", "N", "512"),
         option("device", "auto, cpu, cuda or cuda:N (default auto).", "DEVICE", "auto"),
+        option("streamed", "Stream the model one decoder layer at a time from its memory-mapped weights (automatic "
+                           "when its float32 size exceeds half of this machine's memory, and with --world-size)."),
+        option("score-dtype", "Scores in the session: float32 or float16 (default: float16 when streamed, else "
+                              "float32).", "DTYPE"),
+        option("scratch", "Folder for hidden states that do not fit in memory when streamed (default: the system's "
+                          "temporary folder).", "DIR"),
+        option("world-size", "Processes of a data-parallel group sharing the seed samples (default 1).", "N", "1"),
+        option("rank", "This process's rank in the group, 0..N-1; rank 0 writes the session (default 0).", "R", "0"),
+        option("master", "ADDR:PORT of rank 0's rendezvous store (default 127.0.0.1:29500).", "ADDR:PORT",
+               "127.0.0.1:29500"),
+        option("launch", "Start N local processes as one data-parallel group over loopback.", "N"),
     });
     parseOrExit(parser, arguments,
                 QStringLiteral("Scores every parameter of a model by its sensitivity on seed samples (one forward and "
                                "backward pass per sample, batch size 1) and stores the scores, per-layer totals and "
                                "the metric in the session."));
+    if (parser.isSet(QStringLiteral("launch")))
+        return launchLocal(arguments, static_cast<int>(integerOption(parser, QStringLiteral("launch"))));
     const auto side = parser.value(QStringLiteral("side")).toStdString();
     if (side != "teacher" && side != "student")
         throw Error("--side expects teacher or student");
     const auto metric = parseSensitivityMetric(parser.value(QStringLiteral("metric")).toStdString());
-    LoadOptions load;
-    load.device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
-    auto model = loadModelFolder(required(parser, "model"), load);
-    if (model.tokenizerPath.empty())
-        throw Error(model.folder + ": no tokenizer.model in the model folder");
-    const auto tokenizer = Tokenizer::load(model.tokenizerPath);
+    const auto folder = required(parser, "model");
+    const auto config = ModelConfig::fromJsonFile(QDir(QString::fromStdString(folder)).filePath(QStringLiteral("config.json")).toStdString());
+    const int worldSize = static_cast<int>(integerOption(parser, QStringLiteral("world-size")));
+    const int rank = static_cast<int>(integerOption(parser, QStringLiteral("rank")));
+    const bool streamed = parser.isSet(QStringLiteral("streamed")) || worldSize > 1 || tooLargeForMemory(config);
+    const auto scoreDtype = parser.value(QStringLiteral("score-dtype")).toStdString();
+    if (!scoreDtype.empty() && scoreDtype != "float32" && scoreDtype != "float16")
+        throw Error("--score-dtype expects float32 or float16");
+    const auto storage = scoreDtype == "float16" || (scoreDtype.empty() && streamed) ? Session::ScoreStorage::Float16
+                                                                                     : Session::ScoreStorage::Float32;
+    const auto device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
+    const QString tokenizerPath = QDir(QString::fromStdString(folder)).filePath(QStringLiteral("tokenizer.model"));
+    if (metric != SensitivityMetric::Magnitude && !QFileInfo::exists(tokenizerPath))
+        throw Error(folder + ": no tokenizer.model in the model folder");
     std::vector<SeedSample> samples;
     if (metric != SensitivityMetric::Magnitude)
-        samples = seedSamples(*tokenizer, readChatJsonl(required(parser, "seeds")),
+        samples = seedSamples(*Tokenizer::load(tokenizerPath.toStdString()), readChatJsonl(required(parser, "seeds")),
                               integerOption(parser, QStringLiteral("max-length")));
 
     const auto out = required(parser, "out");
-    auto session = openOrCreate(out);
-    auto progress = consoleProgress();
-    SensitivityOptions options;
-    options.metric = metric;
-    options.maxLength = integerOption(parser, QStringLiteral("max-length"));
-    const auto map = computeSensitivity(model.model, samples, options, progress);
-    storeSensitivity(session, side, map, model.config.numHiddenLayers);
-    if (!session.hasRecipe()) {
-        std::vector<std::string> inputs{QDir(QString::fromStdString(model.folder)).filePath(QStringLiteral("model.safetensors")).toStdString()};
+    std::unique_ptr<DataParallelGroup> group;
+    if (worldSize > 1) {
+        DataParallelOptions dp;
+        dp.worldSize = worldSize;
+        dp.rank = rank;
+        dp.master = parser.value(QStringLiteral("master")).toStdString();
+        group = std::make_unique<DataParallelGroup>(dp);
+    }
+    const bool writer = rank == 0;
+    std::optional<Session> session;
+    if (writer)
+        session.emplace(openOrCreate(out));
+    auto progress = writer ? consoleProgress() : Progress();
+    int64_t sampleCount = 0;
+    std::vector<double> totals;
+    if (streamed) {
+        StreamedSensitivityOptions options;
+        options.metric = metric;
+        options.maxLength = integerOption(parser, QStringLiteral("max-length"));
+        options.device = device;
+        options.scratchDir = parser.value(QStringLiteral("scratch")).toStdString();
+        std::vector<SeedSample> mine;   // sample i goes to rank i mod N
+        for (size_t i = 0; i < samples.size(); ++i)
+            if (static_cast<int>(i % static_cast<size_t>(std::max(worldSize, 1))) == rank)
+                mine.push_back(samples[i]);
+        if (group) {
+            options.allReduce = [&](at::Tensor &t) { group->allReduceSum(t); };
+            if (mine.empty() && metric != SensitivityMetric::Magnitude)
+                throw Error("rank " + std::to_string(rank) + " has no seed sample: use at most as many processes as samples");
+        }
+        const auto result = storeStreamedSensitivity(session ? &*session : nullptr, side, folder, mine, options,
+                                                     progress, storage);
+        sampleCount = result.samples;
+        const auto perLayer = result.layerModuleTotals.sum(1);
+        for (int64_t i = 0; i < perLayer.size(0); ++i)
+            totals.push_back(perLayer[i].item<double>());
+    } else {
+        LoadOptions load;
+        load.device = device;
+        auto model = loadModelFolder(folder, load);
+        SensitivityOptions options;
+        options.metric = metric;
+        options.maxLength = integerOption(parser, QStringLiteral("max-length"));
+        const auto map = computeSensitivity(model.model, samples, options, progress);
+        for (const auto &[name, scores] : map.scores)
+            session->writeSensitivity(side, name, scores, storage);
+        session->setSensitivityInfo(side, sensitivityMetricName(map.metric), map.samples);
+        session->writeLayerTotals(side, map.layerModuleTotals(config.numHiddenLayers), layerModuleNames());
+        sampleCount = map.samples;
+        totals = map.layerTotals(config.numHiddenLayers);
+    }
+    if (!writer)
+        return 0;
+    if (!session->hasRecipe()) {
+        std::vector<std::string> inputs;
+        for (const auto &file : TensorStore::openFolder(folder).files())
+            inputs.push_back(file);
         if (parser.isSet(QStringLiteral("seeds")))
             inputs.push_back(parser.value(QStringLiteral("seeds")).toStdString());
-        QJsonObject recipe{{QLatin1String(side == "teacher" ? "teacher" : "student"), QString::fromStdString(model.folder)},
+        QJsonObject recipe{{QLatin1String(side == "teacher" ? "teacher" : "student"), QString::fromStdString(folder)},
                            {QStringLiteral("sensitivity_metric"), QString::fromStdString(sensitivityMetricName(metric))}};
-        session.setRecipe(recipe, hashInputs(inputs));
+        session->setRecipe(recipe, hashInputs(inputs));
     }
-    session.commit();
+    session->commit();
 
-    const auto totals = map.layerTotals(model.config.numHiddenLayers);
-    std::printf("%s sensitivity of %s over %lld samples -> %s\nlayer totals:", sensitivityMetricName(metric).c_str(),
-                model.folder.c_str(), static_cast<long long>(map.samples), out.c_str());
+    std::printf("%s sensitivity of %s over %lld samples%s -> %s\nlayer totals:", sensitivityMetricName(metric).c_str(),
+                folder.c_str(), static_cast<long long>(sampleCount),
+                streamed ? (worldSize > 1 ? (" (streamed, " + std::to_string(worldSize) + " processes)").c_str()
+                                          : " (streamed)")
+                         : "",
+                out.c_str());
     for (size_t i = 0; i < totals.size(); ++i)
         std::printf(" %zu:%.4g", i, totals[i]);
     std::printf("\n");

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -760,17 +761,63 @@ std::map<std::string, std::string> Session::inputSha256() const
 
 // ---- sensitivity -----------------------------------------------------------------------
 
+namespace {
+
+// IEEE 754 half precision as h5py defines it (HDF5 1.10 has no predefined type).
+H5::FloatType halfType()
+{
+    H5::FloatType type(H5::PredType::IEEE_F32LE);
+    type.setFields(15, 10, 5, 0, 10);
+    type.setSize(2);
+    type.setEbias(15);
+    return type;
+}
+
+bool isHalf(const H5::DataSet &dataset)
+{
+    return dataset.getTypeClass() == H5T_FLOAT && dataset.getFloatType().getSize() == 2;
+}
+
+} // namespace
+
 void Session::writeSensitivity(const std::string &side, const std::string &parameter,
-                               const at::Tensor &scores)
+                               const at::Tensor &scores, ScoreStorage storage)
 {
     const std::string where = "/sensitivity/" + side + "/" + parameter;
     Impl &impl = writable("write " + where);
     checkSide(impl.path, side);
     checkName(impl.path, "write " + where, "parameter", parameter);
     guarded(impl.path, "write " + where, [&] {
-        const at::Tensor data = hostCopy(impl.path, "write " + where, scores, at::kFloat);
         const H5::Group group = ensureGroup(impl.root(), {"sensitivity", side});
-        writeArray(group, parameter, data, H5::PredType::IEEE_F32LE, H5::PredType::NATIVE_FLOAT, true);
+        if (storage == ScoreStorage::Float32) {
+            const at::Tensor data = hostCopy(impl.path, "write " + where, scores, at::kFloat);
+            writeArray(group, parameter, data, H5::PredType::IEEE_F32LE, H5::PredType::NATIVE_FLOAT, true);
+            return;
+        }
+        // Scaled to [0, 1] first (scores are non-negative): float16's range is too
+        // narrow for raw Fisher scores. The conversion runs in torch, not in HDF5.
+        const at::Tensor values = hostCopy(impl.path, "write " + where, scores, at::kFloat);
+        const double largest = values.numel() > 0 ? values.abs().max().item<double>() : 0.0;
+        const double scale = largest > 0 && std::isfinite(largest) ? largest : 1.0;
+        const at::Tensor data = (values / scale).to(at::kHalf).contiguous();
+        removeLink(group, parameter);
+        std::vector<hsize_t> dims(data.sizes().begin(), data.sizes().end());
+        const H5::DataSpace space = dims.empty() ? H5::DataSpace(H5S_SCALAR)
+                                                 : H5::DataSpace(int(dims.size()), dims.data());
+        H5::DSetCreatPropList dcpl;
+        if (!dims.empty() && data.numel() > 0 && compressionAvailable()) {
+            const std::vector<hsize_t> chunk = chunkShape(dims);
+            dcpl.setChunk(int(chunk.size()), chunk.data());
+            dcpl.setShuffle();
+            dcpl.setDeflate(1);
+        }
+        const H5::FloatType type = halfType();
+        H5::DataSet dataset = group.createDataSet(parameter, type, space, dcpl);
+        if (data.numel() > 0)
+            dataset.write(data.data_ptr(), type);
+        H5::Attribute attribute =
+            dataset.createAttribute("scale", H5::PredType::IEEE_F64LE, H5::DataSpace(H5S_SCALAR));
+        attribute.write(H5::PredType::NATIVE_DOUBLE, &scale);
     });
 }
 
@@ -785,8 +832,20 @@ at::Tensor Session::readSensitivity(const std::string &side, const std::string &
         if (!group || !hasDataset(*group, parameter))
             throw Error(impl.path + ": the session has no " + side + " sensitivity for \"" + parameter
                         + "\" (" + where + ")");
-        return readArray(impl.path, group->openDataSet(parameter), where, at::kFloat,
-                         H5::PredType::NATIVE_FLOAT, H5T_FLOAT);
+        const H5::DataSet dataset = group->openDataSet(parameter);
+        if (!isHalf(dataset))
+            return readArray(impl.path, dataset, where, at::kFloat, H5::PredType::NATIVE_FLOAT, H5T_FLOAT);
+        const H5::DataSpace space = dataset.getSpace();
+        std::vector<hsize_t> dims(size_t(std::max(space.getSimpleExtentNdims(), 0)));
+        if (!dims.empty())
+            space.getSimpleExtentDims(dims.data());
+        at::Tensor half = at::empty(std::vector<int64_t>(dims.begin(), dims.end()), at::kHalf);
+        if (half.numel() > 0)
+            dataset.read(half.data_ptr(), halfType());
+        double scale = 1.0;
+        if (dataset.attrExists("scale"))
+            dataset.openAttribute("scale").read(H5::PredType::NATIVE_DOUBLE, &scale);
+        return half.to(at::kFloat).mul_(scale);
     });
 }
 

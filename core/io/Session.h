@@ -15,7 +15,11 @@
 // /sensitivity/teacher/<parameter>   float32, the parameter's shape; the dataset name
 //                                    is the parameter name, dots included, e.g.
 //                                    "model.layers.3.mlp.up_proj.weight"; chunked,
-//                                    shuffle + deflate level 1
+//                                    shuffle + deflate level 1. Or, written with
+//                                    ScoreStorage::Float16 (large models), IEEE
+//                                    half floats holding scores / scale, with the
+//                                    float64 attribute scale = the largest score
+//                                    (values below 2^-24 of it read back as 0)
 // /sensitivity/student/...           the same for the student, when computed
 // /sensitivity/layers/teacher        float64 [layers, modules]: per-layer per-module
 //                                    totals; attribute modules (1-D string array,
@@ -96,9 +100,12 @@ public:
     QJsonObject recipe() const;
     std::map<std::string, std::string> inputSha256() const;
 
-    // side: "teacher" or "student". Any floating dtype and device in, float32 on disk.
+    // side: "teacher" or "student". Any floating dtype and device in, float32 on disk
+    // (half the size with Float16: relative precision 2^-11 of each value, which keeps
+    // window sums and rankings; a 13B teacher takes 26 GB instead of 52 GB).
+    enum class ScoreStorage { Float32, Float16 };
     void writeSensitivity(const std::string &side, const std::string &parameter,
-                          const at::Tensor &scores);
+                          const at::Tensor &scores, ScoreStorage storage = ScoreStorage::Float32);
     at::Tensor readSensitivity(const std::string &side, const std::string &parameter) const; // float32, CPU
     std::vector<std::string> sensitivityParameters(const std::string &side) const;
     bool hasSensitivity(const std::string &side) const;   // at least one parameter written

@@ -111,8 +111,11 @@ LoraTrainingResult trainLora(LlamaForCausalLM &model, const std::vector<Training
             optimizer.zero_grad();
             double stepLoss = 0;
             const int64_t microBatches = (batchEnd - batchStart + options.microBatchSize - 1) / options.microBatchSize;
+            int64_t microIndex = 0;
             for (int64_t micro = batchStart; micro < batchEnd; micro += options.microBatchSize) {
                 progress.checkCancelled();
+                if (options.worldSize > 1 && microIndex++ % options.worldSize != options.rank)
+                    continue;   // another rank's share
                 std::vector<const TrainingDocument *> chunk;
                 for (int64_t i = micro; i < std::min(micro + options.microBatchSize, batchEnd); ++i)
                     chunk.push_back(&train[order[static_cast<size_t>(i)]]);
@@ -126,6 +129,18 @@ LoraTrainingResult trainLora(LlamaForCausalLM &model, const std::vector<Training
                 loss.backward();
                 stepLoss += value;
                 tokens += batch.inputIds.numel();
+            }
+            if (options.allReduce) {
+                torch::NoGradGuard noGrad;
+                for (auto &parameter : parameters) {
+                    auto &grad = parameter.mutable_grad();
+                    if (!grad.defined())   // this rank had no micro-batch in this batch
+                        grad = torch::zeros_like(parameter);
+                    options.allReduce(grad);
+                }
+                auto loss = torch::tensor({stepLoss}, at::TensorOptions().dtype(at::kDouble));
+                options.allReduce(loss);
+                stepLoss = loss.item<double>();
             }
             const double norm = torch::nn::utils::clip_grad_norm_(parameters, options.gradientClip);
             if (!std::isfinite(norm))

@@ -28,6 +28,12 @@ struct LoraTrainingOptions
     int64_t evalEvery = 0;         // steps; 0: at the end only
     uint64_t seed = 1;
     int64_t padId = 2;             // right padding; padded positions carry label -100
+    // Data parallelism: of every batch this process runs the micro-batches m with
+    // m % worldSize == rank, and allReduce (a sum over the group, e.g. a
+    // DataParallelGroup) adds up the gradients and the loss before each optimiser step,
+    // so every rank takes the step one process would (without dropout, exactly).
+    int64_t rank = 0, worldSize = 1;
+    std::function<void(at::Tensor &)> allReduce;
 };
 
 struct LoraTrainingResult

@@ -63,7 +63,9 @@ Extraction extractKnowledge(const ModelConfig &teacher, const TensorLookup &teac
         matrix.indices = reduceIndices(scores, shape[0], shape[1], options.structure, options.seed + i);
         const auto reduced = gatherReduced(weight, matrix.indices).to(at::kFloat);
         const int64_t rank = std::min({options.rank, shape[0], shape[1]});
-        matrix.factors = factorize(reduced, rank, options.split, options.svdPrecision);
+        matrix.factors = options.randomizedSvd
+                             ? factorizeRandomized(reduced, rank, options.split, options.svdPrecision, 16, 4, options.seed + i)
+                             : factorize(reduced, rank, options.split, options.svdPrecision);
         progress.report(static_cast<double>(i + 1) / static_cast<double>(targets.size()), matrix.student.parameterName);
         if (onMatrix)
             onMatrix(matrix);

@@ -25,4 +25,15 @@ struct LowRankFactors
 LowRankFactors factorize(const at::Tensor &matrix, int64_t rank, FactorSplit split = FactorSplit::SingularValuesOnB,
                          at::ScalarType precision = at::kFloat);
 
+// The same factors from a randomized truncated SVD (Halko, Martinsson and Tropp): a
+// range sketch of rank + oversampling columns refined by power iterations, then the
+// exact SVD of the small projected matrix. O(out * in * (rank + oversampling)) per
+// iteration instead of the full SVD's O(out * in * min(out, in)): the choice for
+// 13B-sized matrices. Deterministic for a seed; close to factorize() when the spectrum
+// decays, as in trained weights.
+LowRankFactors factorizeRandomized(const at::Tensor &matrix, int64_t rank,
+                                   FactorSplit split = FactorSplit::SingularValuesOnB,
+                                   at::ScalarType precision = at::kFloat, int64_t oversampling = 16,
+                                   int64_t powerIterations = 4, uint64_t seed = 0);
+
 } // namespace nugget

@@ -1,0 +1,227 @@
+// Layer-streamed sensitivity equals the in-memory computation on real checkpoints (the
+// demo teacher, bf16 on disk, untied head; stories260K, float32, tied embedding), with
+// hidden states in RAM or spilled to a file; it streams into a session, and cancels.
+
+#include "TestSupport.h"
+
+#include "Error.h"
+#include "io/Session.h"
+#include "model/ModelFolder.h"
+#include "text/ChatDataset.h"
+#include "text/Tokenizer.h"
+#include "transfer/StreamedSensitivity.h"
+#include "transfer/TransferRecipe.h"
+
+#include <QTemporaryDir>
+
+#include <torch/torch.h>
+
+using namespace nugget;
+
+namespace {
+
+QString demoTeacher() { return test::sourceDir() + QStringLiteral("/resources/demo/teacher"); }
+
+// The first `count` seed samples of the demo's transfer task, tokenized.
+std::vector<SeedSample> demoSeeds(size_t count)
+{
+    const auto tokenizer = Tokenizer::load((demoTeacher() + QStringLiteral("/tokenizer.model")).toStdString());
+    auto examples = readChatJsonl((test::sourceDir() + QStringLiteral("/resources/demo/tasks/transfer_seeds.jsonl")).toStdString());
+    examples.resize(std::min(count, examples.size()));
+    return seedSamples(*tokenizer, examples, 96);
+}
+
+// Random token sequences with the loss on their second half.
+std::vector<SeedSample> randomSeeds(int count, int64_t vocab, int64_t length)
+{
+    std::vector<SeedSample> samples;
+    torch::manual_seed(7);
+    for (int i = 0; i < count; ++i) {
+        const auto ids = torch::randint(3, vocab, {length + i}, torch::kLong);
+        SeedSample s;
+        s.inputIds.assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
+        s.inputIds[0] = 1;
+        s.labels = s.inputIds;
+        for (int64_t t = 0; t < length / 2; ++t)
+            s.labels[static_cast<size_t>(t)] = -100;
+        samples.push_back(s);
+    }
+    return samples;
+}
+
+std::map<std::string, at::Tensor> streamed(const std::string &folder, const std::vector<SeedSample> &samples,
+                                           StreamedSensitivityOptions options, StreamedSensitivityResult *result = nullptr)
+{
+    const auto config = ModelConfig::fromJsonFile(folder + "/config.json");
+    const auto store = TensorStore::openFolder(folder);
+    std::map<std::string, at::Tensor> scores;
+    Progress progress;
+    auto r = computeStreamedSensitivity(config, store, samples, options, progress,
+                                        [&](const std::string &name, const at::Tensor &s) {
+                                            QVERIFY2(!scores.count(name), name.c_str());   // each parameter once
+                                            scores[name] = s.to(at::kCPU);
+                                        });
+    if (result)
+        *result = r;
+    return scores;
+}
+
+// Every parameter's scores agree within float32 summation-order tolerance.
+void compareMaps(const std::map<std::string, at::Tensor> &actual, const SensitivityMap &expected)
+{
+    QCOMPARE(actual.size(), expected.scores.size());
+    for (const auto &[name, reference] : expected.scores) {
+        const auto found = actual.find(name);
+        QVERIFY2(found != actual.end(), name.c_str());
+        QCOMPARE(found->second.sizes(), reference.sizes());
+        const double scale = reference.abs().max().item<double>();
+        const double difference = (found->second - reference).abs().max().item<double>();
+        QVERIFY2(scale > 0 || name.find("embed") != std::string::npos, name.c_str());
+        QVERIFY2(difference <= 1e-4 * scale + 1e-12,
+                 qPrintable(QStringLiteral("%1: max difference %2 against scale %3")
+                                .arg(QString::fromStdString(name)).arg(difference).arg(scale)));
+    }
+}
+
+} // namespace
+
+class TestStreamedSensitivity : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void equalsInMemory_data()
+    {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<QString>("metric");
+        QTest::addColumn<bool>("spill");
+        QTest::newRow("demo teacher, taylor") << QStringLiteral("demo") << QStringLiteral("taylor") << false;
+        QTest::newRow("demo teacher, fisher") << QStringLiteral("demo") << QStringLiteral("fisher") << false;
+        QTest::newRow("demo teacher, taylor, spilled") << QStringLiteral("demo") << QStringLiteral("taylor") << true;
+        QTest::newRow("demo teacher, magnitude") << QStringLiteral("demo") << QStringLiteral("magnitude") << false;
+        QTest::newRow("stories260K (tied), taylor") << QStringLiteral("stories") << QStringLiteral("taylor") << false;
+        QTest::newRow("stories260K (tied), fisher") << QStringLiteral("stories") << QStringLiteral("fisher") << true;
+    }
+
+    void equalsInMemory()
+    {
+        QFETCH(QString, model);
+        QFETCH(QString, metric);
+        QFETCH(bool, spill);
+        std::string folder;
+        std::vector<SeedSample> samples;
+        if (model == QStringLiteral("demo")) {
+            folder = demoTeacher().toStdString();
+            samples = demoSeeds(3);
+        } else {
+            NUGGET_REQUIRE_SHARED("models/stories260K/model.safetensors");
+            folder = test::sharedPath(QStringLiteral("models/stories260K")).toStdString();
+            samples = randomSeeds(3, 512, 24);
+        }
+        SensitivityOptions reference;
+        reference.metric = parseSensitivityMetric(metric.toStdString());
+        auto loaded = loadModelFolder(folder);   // float32, as the streamed path computes
+        Progress progress;
+        const auto expected = computeSensitivity(loaded.model, samples, reference, progress);
+
+        StreamedSensitivityOptions options;
+        options.metric = reference.metric;
+        if (spill)
+            options.inMemoryActivationBytes = 0;
+        StreamedSensitivityResult result;
+        const auto actual = streamed(folder, samples, options, &result);
+        compareMaps(actual, expected);
+        QCOMPARE(result.spilled, spill && reference.metric != SensitivityMetric::Magnitude);
+        QCOMPARE(result.samples, reference.metric == SensitivityMetric::Magnitude ? int64_t(0) : int64_t(samples.size()));
+        const auto totals = expected.layerModuleTotals(loaded.config.numHiddenLayers);
+        QVERIFY(torch::allclose(result.layerModuleTotals, totals, 1e-4, 1e-12));
+    }
+
+    void storesIntoSessionAndLoadsBack()
+    {
+        const auto folder = demoTeacher().toStdString();
+        const auto samples = demoSeeds(2);
+        QTemporaryDir dir;
+        const auto path = dir.filePath(QStringLiteral("s.h5")).toStdString();
+        Progress progress;
+        {
+            auto session = Session::create(path);
+            storeStreamedSensitivity(&session, "teacher", folder, samples, {}, progress);
+            session.commit();
+        }
+        auto loaded = loadModelFolder(folder);
+        const auto expected = computeSensitivity(loaded.model, samples, {}, progress);
+        const auto session = Session::openReadOnly(path);
+        const auto map = loadSensitivity(session, "teacher");
+        QCOMPARE(map.samples, int64_t(2));
+        compareMaps(map.scores, expected);
+        const auto [totals, modules] = session.readLayerTotals("teacher");
+        QCOMPARE(modules, layerModuleNames());
+        QVERIFY(torch::allclose(totals, expected.layerModuleTotals(6), 1e-4, 1e-12));
+    }
+
+    void float16SessionKeepsScoresWithinHalfPrecision()
+    {
+        const auto folder = demoTeacher().toStdString();
+        const auto samples = demoSeeds(2);
+        QTemporaryDir dir;
+        const auto path = dir.filePath(QStringLiteral("s16.h5")).toStdString();
+        Progress progress;
+        StreamedSensitivityOptions fisher;   // the widest range of values
+        fisher.metric = SensitivityMetric::Fisher;
+        std::map<std::string, at::Tensor> exact;
+        {
+            auto session = Session::create(path);
+            storeStreamedSensitivity(&session, "teacher", folder, samples, fisher, progress, Session::ScoreStorage::Float16);
+            session.commit();
+            exact = streamed(folder, samples, fisher);
+        }
+        const auto session = Session::openReadOnly(path);
+        QCOMPARE(session.sensitivityParameters("teacher").size(), exact.size());
+        for (const auto &[name, reference] : exact) {
+            const auto stored = session.readSensitivity("teacher", name);
+            QCOMPARE(stored.scalar_type(), at::kFloat);
+            const double scale = reference.max().item<double>();
+            const double difference = (stored - reference).abs().max().item<double>();
+            QVERIFY2(difference <= 1e-3 * scale, name.c_str());   // half: 2^-11 relative to the largest
+        }
+        // About half the bytes of float32 scores (2 per parameter, plus the file's overhead).
+        const auto parameters = ModelConfig::fromJsonFile(folder + "/config.json").parameterCount();
+        QVERIFY(static_cast<double>(QFileInfo(QString::fromStdString(path)).size()) < 2.4 * static_cast<double>(parameters));
+    }
+
+    void cancelsAndLeavesNoPartialSession()
+    {
+        const auto folder = demoTeacher().toStdString();
+        QTemporaryDir dir;
+        const auto path = dir.filePath(QStringLiteral("s.h5")).toStdString();
+        Progress progress;
+        int reports = 0;
+        progress.setReporter([&](double, const std::string &) {
+            if (++reports == 10)
+                progress.cancel();
+        });
+        {
+            auto session = Session::create(path);
+            QVERIFY_THROWS_EXCEPTION(Cancelled, storeStreamedSensitivity(&session, "teacher", folder, demoSeeds(3),
+                                                                         {}, progress));
+        }
+        QCOMPARE(reports, 10);
+        QVERIFY(!QFileInfo::exists(QString::fromStdString(path)));
+    }
+
+    void namesTheMissingTensor()
+    {
+        auto config = ModelConfig::fromJsonFile(demoTeacher().toStdString() + "/config.json");
+        config.numHiddenLayers = 7;   // the checkpoint has six
+        const auto store = TensorStore::openFolder(demoTeacher().toStdString());
+        Progress progress;
+        const auto message = test::errorOf([&] {
+            computeStreamedSensitivity(config, store, demoSeeds(1), {}, progress, [](const std::string &, const at::Tensor &) {});
+        });
+        QVERIFY2(message.contains(QStringLiteral("model.layers.6.")), qPrintable(message));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestStreamedSensitivity)
+#include "test_streamed_sensitivity.moc"
