@@ -547,6 +547,23 @@ void compactInto(const H5::H5File &source, const std::string &target)
 
 // -------------------------------------------------------------------------------------
 
+// Closes an HDF5 file exactly once. When H5Fclose fails (a full disk while flushing),
+// the wrapper keeps its identifier and its destructor would close it again, which
+// crashes inside HDF5; the wrapper is then released without running it (a small leak
+// on an error path, instead of a crash).
+void closeOnce(std::unique_ptr<H5::H5File> &file)
+{
+    std::unique_ptr<H5::H5File> closing = std::move(file);
+    if (!closing)
+        return;
+    try {
+        closing->close();
+    } catch (...) {
+        (void)closing.release();
+        throw;
+    }
+}
+
 struct Session::Impl
 {
     std::string path;                      // the target, named in every message
@@ -563,10 +580,9 @@ struct Session::Impl
         if (file) {
             quietHdf5();
             try {
-                file->close();
+                closeOnce(file);
             } catch (...) {
             }
-            file.reset();
         }
         if (!tempPath.empty())
             std::remove(tempPath.c_str());
@@ -668,13 +684,16 @@ void Session::commit()
                 std::remove(fresh.c_str());
                 throw;
             }
-            impl.file->close();
-            impl.file.reset();
+            try {
+                closeOnce(impl.file);
+            } catch (...) {
+                std::remove(fresh.c_str());
+                throw;
+            }
             std::remove(impl.tempPath.c_str());
             impl.tempPath = fresh;
         } else {
-            impl.file->close();
-            impl.file.reset();
+            closeOnce(impl.file);
         }
     });
     // The HDF5 file is closed from here on; failures leave it for the destructor to remove.
