@@ -200,9 +200,12 @@ int runBench(const QStringList &arguments)
         return benchPretrain(arguments);
     if (which == QLatin1String("window"))
         return benchWindow(arguments);
+    if (which == QLatin1String("jobs"))
+        return benchJobs(arguments);
     std::printf("Usage: nugget-cli bench BENCHMARK [options]\n\nBenchmarks:\n"
                 "  forward    tokens/s of forward and forward+backward against the machine's matmul GFLOP/s\n"
-                "  window     best-sub-matrix search of dimensionality reduction against a float32 sum and the reference\n");
+                "  window     best-sub-matrix search of dimensionality reduction against a float32 sum and the reference\n"
+                "  jobs       resident memory over repeated LoRA jobs in one process (a job must release its memory)\n");
     return which == QLatin1String("--help") ? 0 : 2;
 }
 

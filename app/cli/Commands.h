@@ -23,6 +23,7 @@ int runTransfer(const QStringList &arguments);
 int runExperiment(const QStringList &arguments);
 int runBench(const QStringList &arguments);
 int benchWindow(const QStringList &arguments);   // nugget-cli bench window
+int benchJobs(const QStringList &arguments);     // nugget-cli bench jobs
 
 // Prints a throttled progress line for a training step on stderr.
 void printTrainingStep(const TrainingStep &step);
