@@ -227,6 +227,7 @@ private Q_SLOTS:
     void table();
     void corruptTokenizersAreErrors();
     void truncatedSessionsAreErrors();
+    void fuzzFindingsAreErrors();
     void nonFiniteLossStopsLoraTraining();
     void nonFiniteLossStopsPretraining();
 };
@@ -657,6 +658,33 @@ void TestBadInput::truncatedSessionsAreErrors()
                 session.readReduction(name);
         });
         QVERIFY2(message.startsWith(path), qPrintable(QStringLiteral("cut at %1: '%2'").arg(fraction).arg(message)));
+    }
+}
+
+// Every input that crashed a fuzz target (tests/fuzz/regressions, named after the
+// target): now an Error naming the file.
+void TestBadInput::fuzzFindingsAreErrors()
+{
+    const QDir findings(sourceDir() + QStringLiteral("/tests/fuzz/regressions"));
+    const auto files = findings.entryList(QDir::Files);
+    QVERIFY(!files.isEmpty());
+    for (const QString &name : files) {
+        const QString path = m_dir.filePath(name);
+        QFile::remove(path);
+        QVERIFY(QFile::copy(findings.filePath(name), path));
+        QString message;
+        if (name.startsWith(QStringLiteral("session-"))) {
+            message = errorOf([&] {
+                auto session = nugget::Session::openReadOnly(path.toStdString());
+                for (const char *side : {"teacher", "student"})
+                    for (const auto &parameter : session.sensitivityParameters(side))
+                        session.readSensitivity(side, parameter);
+            });
+        } else {
+            QFAIL(qPrintable(QStringLiteral("no reader for finding ") + name));
+        }
+        QVERIFY2(message.startsWith(path), qPrintable(name + QStringLiteral(": ") + message));
+        qInfo("%s -> %s", qPrintable(name), qPrintable(message.mid(path.size())));
     }
 }
 
