@@ -475,6 +475,17 @@ void TestBadInput::buildCases()
              return extractInto(b + QStringLiteral("/teacher"), b + QStringLiteral("/student"), dir + QStringLiteral("/s.h5"), dir, b);
          },
          {QStringLiteral("/s.h5"), QStringLiteral("belongs to another model")}},
+        {"transfer into a folder whose session belongs to a different teacher",
+         [](const QString &dir, const QString &b) {
+             QDir().mkpath(dir + QStringLiteral("/run"));
+             QFile::copy(b + QStringLiteral("/other-teacher.h5"), dir + QStringLiteral("/run/session.h5"));
+             return QStringList{QStringLiteral("transfer"), QStringLiteral("--teacher"), b + QStringLiteral("/teacher"),
+                                QStringLiteral("--student"), b + QStringLiteral("/student"), QStringLiteral("--seeds"),
+                                b + QStringLiteral("/seeds.jsonl"), QStringLiteral("--train"), b + QStringLiteral("/train.jsonl"),
+                                QStringLiteral("--eval"), b + QStringLiteral("/seeds.jsonl"), QStringLiteral("--out"),
+                                dir + QStringLiteral("/run")};
+         },
+         {QStringLiteral("run/session.h5"), QStringLiteral("belongs to another model")}},
         {"session that is not HDF5",
          [](const QString &dir, const QString &b) {
              writeBytes(dir + QStringLiteral("/s.h5"), QByteArray(4096, 'x'));

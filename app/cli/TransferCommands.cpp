@@ -343,6 +343,8 @@ int runTransfer(const QStringList &arguments)
     load.device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
     auto pair = loadModelPair(recipe.teacher, recipe.student, load);
     auto session = openOrCreate(out.filePath(QStringLiteral("session.h5")).toStdString());
+    if (session.hasSensitivity("teacher"))   // before the new recipe replaces the recorded hashes
+        checkSessionTeacher(session, pair.teacher.folder);
     session.setRecipe(recipe.toJson(), hashInputs(recipe.inputFiles()));
     auto progress = consoleProgress();
     std::optional<SensitivityMap> scores;
