@@ -554,8 +554,9 @@ void compactInto(const H5::H5File &source, const std::string &target)
 
 // Closes an HDF5 file exactly once. When H5Fclose fails (a full disk while flushing),
 // the wrapper keeps its identifier and its destructor would close it again, which
-// crashes inside HDF5; the wrapper is then released without running it (a small leak
-// on an error path, instead of a crash).
+// crashes inside HDF5 before the error reaches the user; the wrapper is then released
+// without running it (a small leak on an error path). HDF5 1.10's own shutdown at exit
+// still trips over the half-closed file: README, "Bad input", the full-disk row.
 void closeOnce(std::unique_ptr<H5::H5File> &file)
 {
     std::unique_ptr<H5::H5File> closing = std::move(file);
