@@ -204,10 +204,13 @@ int runBench(const QStringList &arguments)
         return benchUi(arguments);
     if (which == QLatin1String("scale"))
         return benchScale(arguments);
+    if (which == QLatin1String("jobs"))
+        return benchJobs(arguments);
     std::printf("Usage: nugget-cli bench BENCHMARK [options]\n\nBenchmarks:\n"
                 "  forward    tokens/s of forward and forward+backward against the machine's matmul GFLOP/s\n"
                 "  window     best-sub-matrix search of dimensionality reduction against a float32 sum and the reference\n"
                 "  scale      streamed sensitivity and extraction at 13B -> 7B shapes: peak memory, s/sample, FLOP/s\n"
+                "  jobs       resident memory over repeated LoRA jobs in one process (a job must release its memory)\n"
                 "  ui         longest UI-thread stall of the workbench during a sensitivity job, against the idle window\n");
     return which == QLatin1String("--help") ? 0 : 2;
 }

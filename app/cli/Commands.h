@@ -25,6 +25,7 @@ int runBench(const QStringList &arguments);
 int benchWindow(const QStringList &arguments);   // nugget-cli bench window
 int benchUi(const QStringList &arguments);       // nugget-cli bench ui
 int benchScale(const QStringList &arguments);    // nugget-cli bench scale
+int benchJobs(const QStringList &arguments);     // nugget-cli bench jobs
 
 // Prints a throttled progress line for a training step on stderr.
 void printTrainingStep(const TrainingStep &step);

@@ -47,6 +47,8 @@ int runExperiment(const QStringList &arguments)
     const auto sessionPath = out.filePath(QStringLiteral("session.h5")).toStdString();
     auto session = QFileInfo::exists(QString::fromStdString(sessionPath)) ? Session::openForUpdate(sessionPath)
                                                                           : Session::create(sessionPath);
+    if (session.hasSensitivity("teacher"))   // before the new recipe replaces the recorded hashes
+        checkSessionTeacher(session, recipe.base.teacher);
     session.setRecipe(recipe.base.toJson(), hashInputs(recipe.base.inputFiles()));
     Progress progress;
     const auto result = runExperiment(recipe, progress,

@@ -5,6 +5,7 @@
 #include "Commands.h"
 
 #include "dist/DataParallel.h"
+#include "io/AtomicFolder.h"
 #include "io/Session.h"
 #include "text/Tokenizer.h"
 #include "transfer/StreamedSensitivity.h"
@@ -49,6 +50,13 @@ Progress consoleProgress()
         if (fraction >= 1.0)
             std::fprintf(stderr, "\n");
     });
+}
+
+// A merged model folder, replaced as a unit.
+void saveMerged(LlamaForCausalLM &model, const std::string &dir, const SaveOptions &save)
+{
+    writeFolderAtomically(dir, {"config.json", "model.safetensors", "tokenizer.model"},
+                          [&](const std::string &staging) { saveModelFolder(model, staging, save); });
 }
 
 void logLine(const std::string &line) { std::fprintf(stderr, "%s\n", line.c_str()); }
@@ -111,6 +119,7 @@ SensitivityMap teacherScores(Session &session, ModelPair &pair, const std::strin
                              Progress &progress)
 {
     if (session.hasSensitivity("teacher")) {
+        checkSessionTeacher(session, pair.teacher.folder);
         logLine("sensitivity: reading the teacher's scores from the session");
         return loadSensitivity(session, "teacher");
     }
@@ -120,7 +129,9 @@ SensitivityMap teacherScores(Session &session, ModelPair &pair, const std::strin
     SensitivityOptions options;
     options.metric = parseSensitivityMetric(recipe.sensitivityMetric);
     options.maxLength = recipe.maxLength;
-    const auto map = computeSensitivity(pair.teacher.model, seedSamples(*pair.tokenizer, readChatJsonl(seeds), recipe.maxLength),
+    const auto map = computeSensitivity(pair.teacher.model,
+                                        seedSamplesFromFile(*pair.tokenizer, seeds, recipe.maxLength,
+                                                            pair.teacher.config.maxPositionEmbeddings),
                                         options, progress);
     storeSensitivity(session, "teacher", map, pair.teacher.config.numHiddenLayers);
     return map;
@@ -247,8 +258,9 @@ int runSensitivity(const QStringList &arguments)
         throw Error(folder + ": no tokenizer.model in the model folder");
     std::vector<SeedSample> samples;
     if (metric != SensitivityMetric::Magnitude)
-        samples = seedSamples(*Tokenizer::load(tokenizerPath.toStdString()), readChatJsonl(required(parser, "seeds")),
-                              integerOption(parser, QStringLiteral("max-length")));
+        samples = seedSamplesFromFile(*Tokenizer::load(tokenizerPath.toStdString()), required(parser, "seeds"),
+                                      integerOption(parser, QStringLiteral("max-length")),
+                                      config.maxPositionEmbeddings);
 
     const auto out = required(parser, "out");
     std::unique_ptr<DataParallelGroup> group;
@@ -429,7 +441,7 @@ int runTrain(const QStringList &arguments)
     options.maxLength = recipe.maxLength;
     options.padId = tokenizer->eosId();
     auto progress = consoleProgress();
-    run.training = trainLora(student.model, trainingDocuments(*tokenizer, readChatJsonl(required(parser, "train")), recipe.maxLength),
+    run.training = trainLora(student.model, trainingDocuments(*tokenizer, readTaskFile(required(parser, "train")), recipe.maxLength),
                              {}, options, progress, printTrainingStep);
     exportRunAdapters(student.model, run, out, recipe.student);
     if (parser.isSet(QStringLiteral("eval"))) {
@@ -442,7 +454,7 @@ int runTrain(const QStringList &arguments)
         mergeAllLora(student.model);
         SaveOptions save;
         save.tokenizerPath = student.tokenizerPath;
-        saveModelFolder(student.model, parser.value(QStringLiteral("merged")).toStdString(), save);
+        saveMerged(student.model, parser.value(QStringLiteral("merged")).toStdString(), save);
     }
     std::printf("trained %zu steps -> %s\n", run.training.steps.size(), out.c_str());
     return 0;
@@ -481,6 +493,8 @@ int runTransfer(const QStringList &arguments)
     load.device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
     auto pair = loadModelPair(recipe.teacher, recipe.student, load);
     auto session = openOrCreate(out.filePath(QStringLiteral("session.h5")).toStdString());
+    if (session.hasSensitivity("teacher"))   // before the new recipe replaces the recorded hashes
+        checkSessionTeacher(session, pair.teacher.folder);
     session.setRecipe(recipe.toJson(), hashInputs(recipe.inputFiles()));
     auto progress = consoleProgress();
     std::optional<SensitivityMap> scores;
@@ -488,8 +502,8 @@ int runTransfer(const QStringList &arguments)
         scores = teacherScores(session, pair, recipe.seeds, recipe, progress);
 
     LlamaForCausalLM trained{nullptr};
-    const auto run = runCondition(recipe, recipe.init, pair, scores ? &*scores : nullptr, readChatJsonl(recipe.train),
-                                  readChatJsonl(recipe.eval), progress, {logLine, printTrainingStep}, &trained);
+    const auto run = runCondition(recipe, recipe.init, pair, scores ? &*scores : nullptr, readTaskFile(recipe.train),
+                                  readTaskFile(recipe.eval), progress, {logLine, printTrainingStep}, &trained);
     if (run.extraction) {
         session.writeSelection(run.extraction->selection.teacherLayers, layerStrategyName(run.extraction->selection.strategy));
         for (const auto &m : run.extraction->matrices)
@@ -509,7 +523,7 @@ int runTransfer(const QStringList &arguments)
     mergeAllLora(trained);
     SaveOptions save;
     save.tokenizerPath = pair.student.tokenizerPath;
-    saveModelFolder(trained, out.filePath(QStringLiteral("merged")).toStdString(), save);
+    saveMerged(trained, out.filePath(QStringLiteral("merged")).toStdString(), save);
     session.commit();
     std::printf("%s: %s %.2f%% (%lld of %lld items) in %.0f s -> %s\n", recipe.init.c_str(), recipe.evalMetric.c_str(),
                 100.0 * run.evaluation.score, static_cast<long long>(run.evaluation.correct),

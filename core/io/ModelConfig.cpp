@@ -225,6 +225,16 @@ void ModelConfig::validate(const std::string &source) const
     if (numAttentionHeads * headDim > kMaxSize)
         throw Error(where + "num_attention_heads x head_dim (" +
                     std::to_string(numAttentionHeads * headDim) + ") is implausibly large");
+    // Each size alone may be plausible and their product still absurd (and overflow
+    // parameterCount()); no model this workbench can hold comes near 10^13 parameters.
+    {
+        const long double h = hiddenSize, heads = numAttentionHeads, kv = numKeyValueHeads, d = headDim;
+        const long double perLayer = 2 * heads * d * h + 2 * kv * d * h + 3 * h * intermediateSize + 2 * h;
+        const long double total = 2.0L * vocabSize * h + numHiddenLayers * perLayer + h;
+        if (total > 1e13L)
+            throw Error(where + "the sizes describe about " + QString::number(static_cast<double>(total), 'g', 3).toStdString() +
+                        " parameters, implausibly large");
+    }
     if (!(std::isfinite(ropeTheta) && ropeTheta > 0))
         throw Error(where + "key 'rope_theta' must be a positive number");
     if (!(std::isfinite(rmsNormEps) && rmsNormEps > 0 && rmsNormEps < 1))

@@ -73,6 +73,15 @@ std::string offsetsString(uint64_t begin, uint64_t end)
 
 std::string errnoText(int err) { return std::strerror(err); }
 
+// Qt reports some failed writes (a full disk among them) as "Unknown error"; the
+// system's reason is then still in errno.
+std::string ioReason(const QFileDevice &file, int err)
+{
+    if (err != 0 && (file.error() == QFileDevice::NoError || file.errorString() == QLatin1String("Unknown error")))
+        return errnoText(err);
+    return file.errorString().toStdString();
+}
+
 // Encodes a string as a JSON string literal (quotes included).
 QByteArray jsonString(const std::string &text)
 {
@@ -466,8 +475,9 @@ void writeSafetensors(const std::string &path,
         throw Error(where + "cannot write file (" + out.errorString().toStdString() + ")");
 
     const auto writeAll = [&](const char *data, qint64 size) {
+        errno = 0;
         if (size > 0 && out.write(data, size) != size)
-            throw Error(where + "write failed (" + out.errorString().toStdString() + ")");
+            throw Error(where + "write failed (" + ioReason(out, errno) + ")");
     };
 
     char lengthBytes[8];
@@ -488,8 +498,9 @@ void writeSafetensors(const std::string &path,
         writeAll(static_cast<const char *>(data.data_ptr()), static_cast<qint64>(sizes[i]));
     }
 
+    errno = 0;
     if (!out.commit())
-        throw Error(where + "cannot save file (" + out.errorString().toStdString() + ")");
+        throw Error(where + "cannot save file (" + ioReason(out, errno) + ")");
 }
 
 } // namespace nugget

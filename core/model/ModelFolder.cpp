@@ -44,9 +44,24 @@ LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options)
     loaded.folder = dir;
     loaded.config = ModelConfig::fromJsonFile(configPath);
     const auto store = TensorStore::openFolder(dir);
+    // Messages name the weights file when there is one (else the sharded folder).
+    const auto files = store.files();
+    const std::string weights = files.size() == 1 ? files.front() : dir;
+    // A config.json that does not belong to the weights could ask for far more memory
+    // than the machine has: refuse before allocating when it describes more values than
+    // the file holds and a sizeable model (below that, loading names the first tensor
+    // that differs, which says more).
+    uint64_t stored = 0;
+    for (const auto &name : store.names())
+        stored += static_cast<uint64_t>(store.info(name).numel());
+    const auto described = static_cast<uint64_t>(loaded.config.parameterCount());
+    if (described > stored && described > (uint64_t(1) << 26))
+        throw Error(configPath + ": describes a model of " + std::to_string(loaded.config.parameterCount()) +
+                    " parameters but " + weights + " holds only " + std::to_string(stored) +
+                    " values; the config and the weights do not belong together");
     try {
         loaded.model = LlamaForCausalLM(loaded.config);
-        loadWeights(loaded.model, store, dir);
+        loadWeights(loaded.model, store, weights);
         loaded.model->to(options.device, options.dtype);
     } catch (const c10::Error &e) {
         throw Error(dir + ": cannot load the model: " + e.what_without_backtrace());

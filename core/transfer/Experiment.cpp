@@ -89,7 +89,8 @@ ExperimentResult runExperiment(const ExperimentRecipe &recipe, Progress &progres
             if (callbacks.log)
                 callbacks.log("sensitivity: scoring the teacher on " + recipe.base.seeds);
             scores = computeSensitivity(pair.teacher.model,
-                                        seedSamples(*pair.tokenizer, readChatJsonl(recipe.base.seeds), recipe.base.maxLength),
+                                        seedSamplesFromFile(*pair.tokenizer, recipe.base.seeds, recipe.base.maxLength,
+                                                            pair.teacher.config.maxPositionEmbeddings),
                                         options, progress);
             if (session)
                 storeSensitivity(*session, "teacher", *scores, pair.teacher.config.numHiddenLayers);

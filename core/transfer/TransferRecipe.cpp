@@ -3,12 +3,14 @@
 #include "Error.h"
 #include "io/Session.h"
 #include "text/Tokenizer.h"
+#include "io/AtomicFolder.h"
 #include "io/FileHash.h"
 
 #include <QDir>
 #include <QFileInfo>
 #include <QJsonArray>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -176,6 +178,13 @@ ModelPair loadModelPair(const std::string &teacherDir, const std::string &studen
                     pair.student.tokenizerPath + "): a transfer needs one vocabulary");
 
     const auto &t = pair.teacher.config, &s = pair.student.config;
+    if (t.vocabSize != s.vocabSize)
+        throw Error("the teacher's and the student's vocabularies differ (vocab_size " + std::to_string(t.vocabSize) +
+                    " in " + teacherDir + "/config.json vs " + std::to_string(s.vocabSize) + " in " + studentDir +
+                    "/config.json): a transfer needs one vocabulary");
+    if (pair.tokenizer->vocabSize() > t.vocabSize)
+        throw Error(pair.teacher.tokenizerPath + ": the tokenizer has " + std::to_string(pair.tokenizer->vocabSize()) +
+                    " pieces but the models' vocabulary (vocab_size) is " + std::to_string(t.vocabSize));
     const std::pair<const char *, std::pair<int64_t, int64_t>> dims[] = {
         {"layers", {t.numHiddenLayers, s.numHiddenLayers}},
         {"hidden size", {t.hiddenSize, s.hiddenSize}},
@@ -200,6 +209,34 @@ std::vector<SeedSample> seedSamples(const Tokenizer &tokenizer, const std::vecto
     for (const auto &example : examples) {
         auto tokenized = tokenizeChat(tokenizer, example, maxLength);
         samples.push_back({std::move(tokenized.inputIds), std::move(tokenized.labels)});
+    }
+    return samples;
+}
+
+std::vector<ChatExample> readTaskFile(const std::string &path)
+{
+    auto examples = readChatJsonl(path);
+    if (examples.empty())
+        throw Error(path + ": the file holds no examples");
+    return examples;
+}
+
+std::vector<SeedSample> seedSamplesFromFile(const Tokenizer &tokenizer, const std::string &path, int64_t maxLength,
+                                            int64_t context)
+{
+    const auto examples = readTaskFile(path);
+    const int64_t limit = maxLength > 0 ? std::min(maxLength, context) : context;
+    auto samples = seedSamples(tokenizer, examples, maxLength);
+    for (size_t i = 0; i < samples.size(); ++i) {
+        const auto &labels = samples[i].labels;
+        // Position 0 is never predicted; a sample needs one answer label after it.
+        bool scored = false;
+        for (int64_t p = 1; p < std::min<int64_t>(limit, static_cast<int64_t>(labels.size())) && !scored; ++p)
+            scored = labels[static_cast<size_t>(p)] != kIgnoredLabel;
+        if (!scored)
+            throw Error(path + ":" + std::to_string(examples[i].lineNumber) +
+                        ": the answer lies beyond the first " + std::to_string(limit) +
+                        " tokens (the prompt alone fills the context), so the sample cannot be scored");
     }
     return samples;
 }
@@ -232,6 +269,26 @@ SensitivityMap loadSensitivity(const Session &session, const std::string &side)
     for (const auto &name : session.sensitivityParameters(side))
         map.scores[name] = session.readSensitivity(side, name);
     return map;
+}
+
+void checkSessionTeacher(const Session &session, const std::string &teacherDir)
+{
+    if (!session.hasRecipe())
+        return;
+    const auto recorded = session.inputSha256();
+    if (recorded.empty())
+        return;
+    const QDir folder(QString::fromStdString(teacherDir));
+    QString weights = folder.filePath(QStringLiteral("model.safetensors"));
+    if (!QFileInfo::exists(weights))
+        weights = folder.filePath(QStringLiteral("model.safetensors.index.json"));
+    const std::string hash = fileSha256(weights.toStdString());
+    for (const auto &[file, sha] : recorded)
+        if (sha == hash)
+            return;
+    throw Error(session.path() + ": the session's teacher sensitivity belongs to another model: the sha256 of " +
+                weights.toStdString() + " (" + hash.substr(0, 16) +
+                "...) is not among the session's recorded inputs; use a new session file for this teacher");
 }
 
 Extraction extractForRecipe(const TransferRecipe &recipe, ModelPair &pair, const SensitivityMap &teacherScores,
@@ -320,18 +377,22 @@ RunReport runCondition(const TransferRecipe &recipe, const std::string &name, Mo
 void exportRunAdapters(LlamaForCausalLM &trained, const RunReport &run, const std::string &dir, const std::string &baseModel)
 {
     const QJsonObject extra{{QStringLiteral("nugget_init"), QString::fromStdString(run.init)}};
-    writePeftAdapter(dir, adapterOf(trained, baseModel), extra);
-    if (run.initialAdapters.empty())
-        return;
-    PeftAdapter delta;
-    delta.baseModel = baseModel;
-    delta.settings = adapterOf(trained, baseModel).settings;
-    for (const auto &[name, factors] : run.initialAdapters)
-        delta.factors[name] = {factors.a.detach().cpu(), -factors.b.detach().cpu()};
-    writePeftAdapter(QDir(QString::fromStdString(dir)).filePath(QStringLiteral("delta")).toStdString(), delta,
-                     QJsonObject{{QStringLiteral("nugget_role"),
-                                  QStringLiteral("delta: merge into the base first; base + delta + the trained adapter "
-                                                 "reproduces the fine-tuned student")}});
+    const auto adapter = adapterOf(trained, baseModel);
+    // Adapter and delta belong together: the folder is replaced as a unit.
+    writeFolderAtomically(dir, {"adapter_config.json", "adapter_model.safetensors", "delta"}, [&](const std::string &staging) {
+        writePeftAdapter(staging, adapter, extra);
+        if (run.initialAdapters.empty())
+            return;
+        PeftAdapter delta;
+        delta.baseModel = baseModel;
+        delta.settings = adapter.settings;
+        for (const auto &[name, factors] : run.initialAdapters)
+            delta.factors[name] = {factors.a.detach().cpu(), -factors.b.detach().cpu()};
+        writePeftAdapter(QDir(QString::fromStdString(staging)).filePath(QStringLiteral("delta")).toStdString(), delta,
+                         QJsonObject{{QStringLiteral("nugget_role"),
+                                      QStringLiteral("delta: merge into the base first; base + delta + the trained "
+                                                     "adapter reproduces the fine-tuned student")}});
+    });
 }
 
 } // namespace nugget

@@ -58,11 +58,19 @@ struct ModelPair
     LoadedModel teacher, student;
     std::shared_ptr<Tokenizer> tokenizer;   // shared by both
 };
-// Throws Error when a folder lacks a tokenizer, the tokenizers differ, or the teacher
-// is not larger than the student in every dimension a transfer reduces.
+// Throws Error when a folder lacks a tokenizer, the tokenizers or vocabulary sizes
+// differ, or the teacher is not larger than the student in every dimension a transfer
+// reduces.
 ModelPair loadModelPair(const std::string &teacherDir, const std::string &studentDir, const LoadOptions &options = {});
 
 std::vector<SeedSample> seedSamples(const Tokenizer &tokenizer, const std::vector<ChatExample> &examples, int64_t maxLength);
+// The examples of a task file; throws Error naming the file when it holds none.
+std::vector<ChatExample> readTaskFile(const std::string &path);
+// Seed samples read from `path`, each checked to have answer tokens within the first
+// min(maxLength, context) tokens (else the sample cannot be scored); errors name the
+// file and line.
+std::vector<SeedSample> seedSamplesFromFile(const Tokenizer &tokenizer, const std::string &path, int64_t maxLength,
+                                            int64_t context);
 std::vector<TrainingDocument> trainingDocuments(const Tokenizer &tokenizer, const std::vector<ChatExample> &examples,
                                                 int64_t maxLength);
 
@@ -70,6 +78,10 @@ std::vector<TrainingDocument> trainingDocuments(const Tokenizer &tokenizer, cons
 // the metric.
 void storeSensitivity(Session &session, const std::string &side, const SensitivityMap &map, int64_t layers);
 SensitivityMap loadSensitivity(const Session &session, const std::string &side);
+// Before a session's teacher scores are reused: throws Error when the session records
+// input hashes and none of them is the sha256 of `teacherDir`'s weights (the scores
+// were computed for another model).
+void checkSessionTeacher(const Session &session, const std::string &teacherDir);
 
 // sha256 of each input file, for the session's record.
 std::map<std::string, std::string> hashInputs(const std::vector<std::string> &files);
@@ -109,7 +121,7 @@ RunReport runCondition(const TransferRecipe &recipe, const std::string &name, Mo
                        LlamaForCausalLM *trained = nullptr);
 
 // Writes a run's adapter (and, for delta-initialised runs, the delta adapter in
-// DIR/delta) in PEFT format.
+// DIR/delta) in PEFT format, the folder as a unit (writeFolderAtomically).
 void exportRunAdapters(LlamaForCausalLM &trained, const RunReport &run, const std::string &dir,
                        const std::string &baseModel);
 
