@@ -243,7 +243,7 @@ int runSensitivity(const QStringList &arguments)
         throw Error("--side expects teacher or student");
     const auto metric = parseSensitivityMetric(parser.value(QStringLiteral("metric")).toStdString());
     const auto folder = required(parser, "model");
-    const auto config = ModelConfig::fromJsonFile(QDir(QString::fromStdString(folder)).filePath(QStringLiteral("config.json")).toStdString());
+    const auto config = readFolderConfig(folder);
     const int worldSize = static_cast<int>(integerOption(parser, QStringLiteral("world-size")));
     const int rank = static_cast<int>(integerOption(parser, QStringLiteral("rank")));
     const bool streamed = parser.isSet(QStringLiteral("streamed")) || worldSize > 1 || tooLargeForMemory(config);
@@ -256,9 +256,12 @@ int runSensitivity(const QStringList &arguments)
     const QString tokenizerPath = QDir(QString::fromStdString(folder)).filePath(QStringLiteral("tokenizer.model"));
     if (metric != SensitivityMetric::Magnitude && !QFileInfo::exists(tokenizerPath))
         throw Error(folder + ": no tokenizer.model in the model folder");
+    // A tokenizer in the folder is checked even when the metric does not use it: a
+    // corrupt one is reported, never carried along into later steps.
+    const auto tokenizer = QFileInfo::exists(tokenizerPath) ? Tokenizer::load(tokenizerPath.toStdString()) : nullptr;
     std::vector<SeedSample> samples;
     if (metric != SensitivityMetric::Magnitude)
-        samples = seedSamplesFromFile(*Tokenizer::load(tokenizerPath.toStdString()), required(parser, "seeds"),
+        samples = seedSamplesFromFile(*tokenizer, required(parser, "seeds"),
                                       integerOption(parser, QStringLiteral("max-length")),
                                       config.maxPositionEmbeddings);
 

@@ -31,7 +31,7 @@ void loadWeights(LlamaForCausalLM &model, const TensorStore &store, const std::s
     }
 }
 
-LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options)
+ModelConfig readFolderConfig(const std::string &dir)
 {
     const QDir folder(QString::fromStdString(dir));
     if (!folder.exists())
@@ -39,12 +39,8 @@ LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options)
     const auto configPath = folder.filePath(QStringLiteral("config.json")).toStdString();
     if (!QFileInfo::exists(QString::fromStdString(configPath)))
         throw Error(dir + ": not a model folder (no config.json)");
-
-    LoadedModel loaded;
-    loaded.folder = dir;
-    loaded.config = ModelConfig::fromJsonFile(configPath);
+    auto config = ModelConfig::fromJsonFile(configPath);
     const auto store = TensorStore::openFolder(dir);
-    // Messages name the weights file when there is one (else the sharded folder).
     const auto files = store.files();
     const std::string weights = files.size() == 1 ? files.front() : dir;
     // A config.json that does not belong to the weights could ask for far more memory
@@ -54,11 +50,23 @@ LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options)
     uint64_t stored = 0;
     for (const auto &name : store.names())
         stored += static_cast<uint64_t>(store.info(name).numel());
-    const auto described = static_cast<uint64_t>(loaded.config.parameterCount());
+    const auto described = static_cast<uint64_t>(config.parameterCount());
     if (described > stored && described > (uint64_t(1) << 26))
-        throw Error(configPath + ": describes a model of " + std::to_string(loaded.config.parameterCount()) +
+        throw Error(configPath + ": describes a model of " + std::to_string(config.parameterCount()) +
                     " parameters but " + weights + " holds only " + std::to_string(stored) +
                     " values; the config and the weights do not belong together");
+    return config;
+}
+
+LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options)
+{
+    LoadedModel loaded;
+    loaded.folder = dir;
+    loaded.config = readFolderConfig(dir);
+    const auto store = TensorStore::openFolder(dir);
+    // Messages name the weights file when there is one (else the sharded folder).
+    const auto files = store.files();
+    const std::string weights = files.size() == 1 ? files.front() : dir;
     try {
         loaded.model = LlamaForCausalLM(loaded.config);
         loadWeights(loaded.model, store, weights);
@@ -67,7 +75,7 @@ LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options)
         throw Error(dir + ": cannot load the model: " + e.what_without_backtrace());
     }
     loaded.model->eval();
-    const auto tokenizer = folder.filePath(QStringLiteral("tokenizer.model"));
+    const auto tokenizer = QDir(QString::fromStdString(dir)).filePath(QStringLiteral("tokenizer.model"));
     if (QFileInfo::exists(tokenizer))
         loaded.tokenizerPath = tokenizer.toStdString();
     return loaded;

@@ -29,6 +29,11 @@ struct LoadedModel
 // missing folder or config, a missing tensor, a shape mismatch, or non-finite weights.
 LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options = {});
 
+// DIR/config.json without loading the weights, with the same checks loadModelFolder
+// makes first: the folder and its config exist, and the config does not describe far
+// more values than the weights hold.
+ModelConfig readFolderConfig(const std::string &dir);
+
 // Copies every parameter of `model` from `store` (names as in Hugging Face).
 void loadWeights(LlamaForCausalLM &model, const TensorStore &store, const std::string &source);
 
