@@ -453,7 +453,7 @@ int MainWindow::runControls()
         showError(tr("Bad seeds"), tr("The seeds of the controls must be a comma-separated list of numbers."));
         return 0;
     }
-    m_run->lossChart()->clearAll();
+    m_run->startControls();
     showView(QStringLiteral("loss"));
     return m_engine->runControls(currentRecipe(), seeds, m_run->includeVanilla());
 }

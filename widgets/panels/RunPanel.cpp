@@ -206,6 +206,12 @@ void RunPanel::addRun(const RunSummary &run)
                             .arg(durationText(run.seconds)));
 }
 
+void RunPanel::startControls()
+{
+    m_curves.clear();
+    m_loss->clearAll();
+}
+
 void RunPanel::showControls(const ControlsSummary &summary)
 {
     std::vector<ConditionScores> conditions;

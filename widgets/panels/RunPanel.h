@@ -43,6 +43,8 @@ public:
 
     void showTrainingProgress(const TrainingProgress &progress);
     void addRun(const RunSummary &run);
+    // Controls start: the comparison's loss curves will hold only their runs.
+    void startControls();
     void showControls(const ControlsSummary &summary);
     void clearRuns();
 

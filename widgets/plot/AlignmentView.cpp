@@ -44,17 +44,7 @@ AlignmentView::AlignmentView(QWidget *parent) : QWidget(parent)
         else
             QToolTip::showText(m_plot->mapToGlobal(pos), toolTipText(row, column), m_plot);
     });
-    connect(m_plot, &QCustomPlot::mousePress, this, [this](QMouseEvent *event) {
-        if (event->button() != Qt::LeftButton)
-            return;
-        const int row = rowAt(event->position().toPoint());
-        if (row >= 0)
-            Q_EMIT rowClicked(row);
-    });
-    connect(m_plot, &QCustomPlot::mouseDoubleClick, this, [this] {
-        m_items->grid.resetView();
-        m_plot->replot(QCustomPlot::rpQueuedReplot);
-    });
+    m_items->grid.connectClicks(this, [this](int row) { Q_EMIT rowClicked(row); });
     redraw();
 }
 

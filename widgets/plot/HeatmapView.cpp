@@ -102,17 +102,7 @@ HeatmapView::HeatmapView(QWidget *parent) : QWidget(parent)
             Q_EMIT cellHovered(row, column);
         }
     });
-    connect(m_plot, &QCustomPlot::mousePress, this, [this](QMouseEvent *event) {
-        if (event->button() != Qt::LeftButton)
-            return;
-        const int row = rowAt(event->position().toPoint());
-        if (row >= 0)
-            Q_EMIT rowClicked(row);
-    });
-    connect(m_plot, &QCustomPlot::mouseDoubleClick, this, [this] {
-        m_items->grid.resetView();
-        m_plot->replot(QCustomPlot::rpQueuedReplot);
-    });
+    m_items->grid.connectClicks(this, [this](int row) { Q_EMIT rowClicked(row); });
     redraw();
 }
 

@@ -129,6 +129,21 @@ void MatrixGrid::setTitle(const QString &text)
         title->setText(text);
 }
 
+void MatrixGrid::connectClicks(QObject *context, std::function<void(int)> onRow)
+{
+    QObject::connect(plot, &QCustomPlot::mousePress, context, [this, onRow](QMouseEvent *event) {
+        if (event->button() != Qt::LeftButton)
+            return;
+        const int row = rowAt(event->position().toPoint());
+        if (row >= 0)
+            onRow(row);
+    });
+    QObject::connect(plot, &QCustomPlot::mouseDoubleClick, context, [this] {
+        resetView();
+        plot->replot(QCustomPlot::rpQueuedReplot);
+    });
+}
+
 void MatrixGrid::resetView()
 {
     plot->xAxis->setRange(-0.5, std::max(columns, 1) - 0.5);

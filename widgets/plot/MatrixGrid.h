@@ -10,6 +10,8 @@
 #include <QPoint>
 #include <QStringList>
 
+#include <functional>
+
 namespace nugget::plot {
 
 // The tab10 colours, shared by every chart so a series keeps its colour across views.
@@ -49,6 +51,9 @@ public:
     }
     void setTitle(const QString &text);
     void resetView();
+    // Left press on a cell calls onRow(row); double-click resets the view. `context`
+    // owns the connections.
+    void connectClicks(QObject *context, std::function<void(int row)> onRow);
 
     int rowAt(const QPoint &pos) const;
     int columnAt(const QPoint &pos) const;
