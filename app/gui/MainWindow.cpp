@@ -529,7 +529,9 @@ void MainWindow::onPairLoaded(const PairSummary &pair)
     empty.teacherLayers = pair.teacherLayers;
     empty.studentLayers = pair.studentLayers;
     empty.values.assign(size_t(pair.teacherLayers) * size_t(pair.studentLayers), std::nan(""));
-    m_alignment->setSimilarity(similarityData(empty));
+    auto waiting = similarityData(empty);
+    waiting.title = tr("linear CKA (computed with the sensitivity)");
+    m_alignment->setSimilarity(waiting);
     m_alignment->setMapping(m_selection->mapping());
     m_teacherHeatmap->setData({});
     m_studentHeatmap->setData({});
