@@ -17,8 +17,6 @@
 #include <QJsonDocument>
 #include <QProcess>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -140,23 +138,6 @@ SensitivityMap teacherScores(Session &session, ModelPair &pair, const std::strin
 } // namespace
 
 namespace {
-
-// A TCP port free on loopback right now, for a local group's store.
-int freeLoopbackPort()
-{
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof(address)) == 0 &&
-                    ::getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length) == 0;
-    if (fd >= 0)
-        ::close(fd);
-    if (!ok)
-        throw Error("cannot find a free loopback port for the data-parallel group");
-    return ntohs(address.sin_port);
-}
 
 // Runs this command as `count` local processes (ranks 0..count-1 on loopback), their
 // output passed through; fails when any of them fails.

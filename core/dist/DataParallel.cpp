@@ -2,6 +2,10 @@
 
 #include "Error.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #ifdef NUGGET_HAVE_C10D
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -125,5 +129,21 @@ void DataParallelGroup::allReduceSum(at::Tensor &) {}
 void DataParallelGroup::barrier() {}
 
 #endif
+
+int freeLoopbackPort()
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr *>(&address), sizeof(address)) == 0 &&
+                    ::getsockname(fd, reinterpret_cast<sockaddr *>(&address), &length) == 0;
+    if (fd >= 0)
+        ::close(fd);
+    if (!ok)
+        throw Error("cannot find a free loopback port for the data-parallel group");
+    return ntohs(address.sin_port);
+}
 
 } // namespace nugget

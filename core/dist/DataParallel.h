@@ -23,6 +23,9 @@ struct DataParallelOptions
 // True when this build has c10d with Gloo.
 bool dataParallelAvailable();
 
+// A TCP port free on loopback right now, for a local group's rendezvous store.
+int freeLoopbackPort();
+
 class DataParallelGroup
 {
 public:

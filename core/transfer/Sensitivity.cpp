@@ -106,6 +106,19 @@ at::Tensor downsampleMap(const at::Tensor &scores, int64_t maxRows, int64_t maxC
     return at::adaptive_avg_pool2d(map.unsqueeze(0), {rows, cols}).squeeze(0);
 }
 
+SeedTensors seedTensors(const SeedSample &sample, size_t index, int64_t context)
+{
+    const int64_t length = std::min<int64_t>(static_cast<int64_t>(sample.inputIds.size()), context);
+    if (length < 2)
+        throw Error("seed sample " + std::to_string(index + 1) + " has fewer than two tokens");
+    auto ids = torch::tensor(std::vector<int64_t>(sample.inputIds.begin(), sample.inputIds.begin() + length)).unsqueeze(0);
+    auto labels = torch::tensor(std::vector<int64_t>(sample.labels.begin(), sample.labels.begin() + length)).unsqueeze(0);
+    if (labels.narrow(1, 1, length - 1).ne(-100).sum().item<int64_t>() == 0)
+        throw Error("seed sample " + std::to_string(index + 1) +
+                    " has no answer tokens within the context; it cannot be scored");
+    return {ids, labels};
+}
+
 SensitivityMap computeSensitivity(LlamaForCausalLM &model, const std::vector<SeedSample> &samples,
                                   const SensitivityOptions &options, Progress &progress,
                                   const std::function<void(const SensitivityProgress &)> &onSample)
@@ -157,17 +170,7 @@ SensitivityMap computeSensitivity(LlamaForCausalLM &model, const std::vector<See
     torch::AutoGradMode gradMode(true);   // grad mode is thread-local: a worker thread may have it off
     for (size_t index = 0; index < samples.size(); ++index) {
         progress.checkCancelled();
-        const auto &sample = samples[index];
-        const int64_t length = std::min<int64_t>(static_cast<int64_t>(sample.inputIds.size()), context);
-        if (length < 2)
-            throw Error("seed sample " + std::to_string(index + 1) + " has fewer than two tokens");
-        const auto ids = torch::tensor(std::vector<int64_t>(sample.inputIds.begin(), sample.inputIds.begin() + length))
-                             .unsqueeze(0);
-        const auto labels =
-            torch::tensor(std::vector<int64_t>(sample.labels.begin(), sample.labels.begin() + length)).unsqueeze(0);
-        if (labels.narrow(1, 1, length - 1).ne(-100).sum().item<int64_t>() == 0)
-            throw Error("seed sample " + std::to_string(index + 1) +
-                        " has no answer tokens within the context; it cannot be scored");
+        const auto [ids, labels] = seedTensors(samples[index], index, context);
 
         const auto loss = causalLmLoss(model->forward(ids), labels);
         const double lossValue = loss.item<double>();

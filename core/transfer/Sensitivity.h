@@ -27,6 +27,15 @@ struct SeedSample
     std::vector<int64_t> labels;   // -100 where no loss is taken
 };
 
+// A seed sample as the model's input: ids and labels [1, T] (int64, CPU), cut to
+// `context` tokens. Throws Error naming the sample (1-based `index`) when it has fewer
+// than two tokens or no answer token within the context.
+struct SeedTensors
+{
+    at::Tensor ids, labels;
+};
+SeedTensors seedTensors(const SeedSample &sample, size_t index, int64_t context);
+
 // Column order of the per-layer, per-module totals: the seven matrices, then both
 // norms of the layer.
 const std::vector<std::string> &layerModuleNames();   // q k v o gate up down input_norm post_norm

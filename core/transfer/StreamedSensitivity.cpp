@@ -80,29 +80,11 @@ private:
     std::map<int64_t, std::pair<qint64, std::vector<int64_t>>> m_entries;
 };
 
-struct PreparedSample
+std::vector<SeedTensors> prepareSamples(const std::vector<SeedSample> &samples, int64_t context)
 {
-    at::Tensor ids;      // [1, T] int64, CPU
-    at::Tensor labels;   // [1, T] int64, CPU
-};
-
-std::vector<PreparedSample> prepareSamples(const std::vector<SeedSample> &samples, int64_t context)
-{
-    std::vector<PreparedSample> prepared;
-    for (size_t index = 0; index < samples.size(); ++index) {
-        const auto &sample = samples[index];
-        const int64_t length = std::min<int64_t>(static_cast<int64_t>(sample.inputIds.size()), context);
-        if (length < 2)
-            throw Error("seed sample " + std::to_string(index + 1) + " has fewer than two tokens");
-        const auto ids = torch::tensor(std::vector<int64_t>(sample.inputIds.begin(), sample.inputIds.begin() + length))
-                             .unsqueeze(0);
-        const auto labels =
-            torch::tensor(std::vector<int64_t>(sample.labels.begin(), sample.labels.begin() + length)).unsqueeze(0);
-        if (labels.narrow(1, 1, length - 1).ne(-100).sum().item<int64_t>() == 0)
-            throw Error("seed sample " + std::to_string(index + 1) +
-                        " has no answer tokens within the context; it cannot be scored");
-        prepared.push_back({ids, labels});
-    }
+    std::vector<SeedTensors> prepared;
+    for (size_t index = 0; index < samples.size(); ++index)
+        prepared.push_back(seedTensors(samples[index], index, context));
     return prepared;
 }
 
