@@ -22,6 +22,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QScopeGuard>
 #include <QRandomGenerator>
 #include <QTemporaryDir>
 #include <QtEndian>
@@ -228,6 +229,7 @@ private Q_SLOTS:
     void corruptTokenizersAreErrors();
     void truncatedSessionsAreErrors();
     void fuzzFindingsAreErrors();
+    void fullDiskWhileWritingANewSession();
     void nonFiniteLossStopsLoraTraining();
     void nonFiniteLossStopsPretraining();
 };
@@ -570,15 +572,16 @@ void TestBadInput::buildCases()
         {"full disk while copying the session for an update",
          [](const QString &dir, const QString &b) { return scoreInto(b + QStringLiteral("/teacher"), dir, b); },
          {QStringLiteral("out.h5"), QStringLiteral("cannot copy the session for updating")}, ChildLimits{256 * 1024, false}},
-        {"full disk while writing a new session",
+        {"file-size limit (ulimit -f) while writing a new session",
          [](const QString &dir, const QString &b) {
              return QStringList{QStringLiteral("sensitivity"), QStringLiteral("--model"), b + QStringLiteral("/teacher"),
                                 QStringLiteral("--metric"), QStringLiteral("magnitude"), QStringLiteral("--out"),
                                 dir + QStringLiteral("/new.h5")};
          },
          {QStringLiteral("new.h5"), QStringLiteral("File too large")}, ChildLimits{256 * 1024, false},
-         "HDF5 1.10 cannot close a file whose metadata it could not write: the failed H5Fclose leaves a dangling "
-         "identifier and the library's shutdown crashes at exit (after the error message; no file is left behind)"},
+         "under a file-size limit (ulimit -f) HDF5 1.10 cannot close a file whose writes failed, and its shutdown "
+         "crashes at exit after the error is printed (no file is left behind); a real full disk is handled: "
+         "fullDiskWhileWritingANewSession"},
     };
 }
 
@@ -696,6 +699,45 @@ void TestBadInput::fuzzFindingsAreErrors()
         }
         QVERIFY2(message.startsWith(path), qPrintable(name + QStringLiteral(": ") + message));
         qInfo("%s -> %s", qPrintable(name), qPrintable(message.mid(path.size())));
+    }
+}
+
+// A real full disk: a 256 KiB tmpfs mounted in the case folder (root only). Each write
+// fails with ENOSPC; the command says so, exits 1 without crashing, leaves no temporary
+// file, and the file already there stays as it was.
+void TestBadInput::fullDiskWhileWritingANewSession()
+{
+    const QString mountPoint = m_dir.filePath(QStringLiteral("full-disk"));
+    QVERIFY(QDir().mkpath(mountPoint));
+    QProcess mount;
+    mount.start(QStringLiteral("mount"), {QStringLiteral("-t"), QStringLiteral("tmpfs"), QStringLiteral("-o"),
+                                          QStringLiteral("size=256k"), QStringLiteral("tmpfs"), mountPoint});
+    if (!mount.waitForFinished(30000) || mount.exitStatus() != QProcess::NormalExit || mount.exitCode() != 0)
+        QSKIP(qPrintable(QStringLiteral("cannot mount a small tmpfs here (needs root): ") +
+                         QString::fromUtf8(mount.readAllStandardError())));
+    const auto unmount = qScopeGuard([&] { QProcess::execute(QStringLiteral("umount"), {mountPoint}); });
+    QVERIFY(writeBytes(mountPoint + QStringLiteral("/kept.txt"), QByteArray(1000, 'k')));
+
+    const QStringList commands[] = {
+        {QStringLiteral("sensitivity"), QStringLiteral("--model"), base(QStringLiteral("teacher")), QStringLiteral("--metric"),
+         QStringLiteral("magnitude"), QStringLiteral("--out"), mountPoint + QStringLiteral("/new.h5")},
+        {QStringLiteral("sensitivity"), QStringLiteral("--model"), base(QStringLiteral("teacher")),
+         QStringLiteral("--seeds"), base(QStringLiteral("seeds.jsonl")), QStringLiteral("--out"),
+         mountPoint + QStringLiteral("/new.h5")},
+        {QStringLiteral("extract"), QStringLiteral("--teacher"), base(QStringLiteral("teacher")), QStringLiteral("--student"),
+         base(QStringLiteral("student")), QStringLiteral("--session"), base(QStringLiteral("good.h5")),
+         QStringLiteral("--rank"), QStringLiteral("4"), QStringLiteral("--out"), mountPoint + QStringLiteral("/adapter")},
+    };
+    for (const QStringList &arguments : commands) {
+        const auto before = snapshot(mountPoint);
+        const CliRun run = nugget::test::runCli(arguments);
+        const QString message = QString::fromUtf8(run.err);
+        QVERIFY2(run.exitCode != -2, qPrintable(QStringLiteral("crashed: ") + message));
+        QVERIFY2(run.exitCode == 1, qPrintable(QString::number(run.exitCode) + QStringLiteral(": ") + message));
+        QVERIFY2(message.contains(mountPoint) && message.contains(QLatin1String("No space left on device")),
+                 qPrintable(message));
+        QVERIFY(snapshot(mountPoint) == before);
+        qInfo("%s -> %s", qPrintable(arguments.first()), qPrintable(message.trimmed().section(u'\n', -1)));
     }
 }
 

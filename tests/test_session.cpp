@@ -156,23 +156,40 @@ struct Sample
 };
 
 // An HDF5 file that is not a session; optionally with our format attribute and a version.
-void writePlainHdf5(const QString &path, bool withFormat, int64_t version)
+// An HDF5 file other tools could write: in the 1.10 format sessions use (`checksummed`)
+// or in the library's default, older format without metadata checksums.
+void writePlainHdf5(const QString &path, bool withFormat, int64_t version, bool checksummed = true,
+                    bool variableLength = false)
 {
     H5::Exception::dontPrint();
-    H5::H5File file(str(path), H5F_ACC_TRUNC);
+    H5::FileAccPropList access;
+    if (checksummed)
+        H5Pset_libver_bounds(access.getId(), H5F_LIBVER_V110, H5F_LIBVER_V110);
+    H5::H5File file(str(path), H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, access);
     const hsize_t n = 3;
     H5::DataSet data = file.createDataSet("numbers", H5::PredType::IEEE_F64LE, H5::DataSpace(1, &n));
     const double values[3] = {1, 2, 3};
     data.write(values, H5::PredType::NATIVE_DOUBLE);
     if (withFormat) {
         H5::Group root = file.openGroup("/");
-        H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+        const std::string format = Session::kFormat;
+        H5::StrType type(H5::PredType::C_S1, variableLength ? H5T_VARIABLE : format.size());
         type.setCset(H5T_CSET_UTF8);
-        root.createAttribute("format", type, H5::DataSpace(H5S_SCALAR))
-            .write(type, std::string(Session::kFormat));
+        H5::Attribute attribute = root.createAttribute("format", type, H5::DataSpace(H5S_SCALAR));
+        if (variableLength)
+            attribute.write(type, format);
+        else
+            attribute.write(type, format.data());
         root.createAttribute("version", H5::PredType::STD_I64LE, H5::DataSpace(H5S_SCALAR))
             .write(H5::PredType::NATIVE_INT64, &version);
     }
+}
+
+// Files, groups, datasets and attributes HDF5 still has open (not the library's own
+// predefined datatypes).
+ssize_t openObjects()
+{
+    return H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE | H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_ATTR);
 }
 
 } // namespace
@@ -445,6 +462,59 @@ private Q_SLOTS:
         QVERIFY(Session::openForUpdate(str(path)).isWritable());   // still a valid session
     }
 
+    // Sessions are checksummed (1.10-format metadata, Fletcher-32 on every score chunk):
+    // any single damaged byte either leaves what a reader gets unchanged (unused space)
+    // or is an Error naming the file; never different scores.
+    void damagedBytesAreErrorsNeverOtherScores()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("s.h5");
+        torch::manual_seed(3);
+        const at::Tensor scores = torch::rand({40, 48});
+        const at::Tensor half = torch::rand({24, 32});
+        {
+            Session session = Session::create(str(path));
+            session.setSensitivityInfo("teacher", "taylor", 4);
+            session.writeSensitivity("teacher", kDownProj, scores);
+            session.writeSensitivity("teacher", kUpProj, half, Session::ScoreStorage::Float16);
+            session.commit();
+        }
+        const QByteArray original = readAll(path);
+        QCOMPARE(static_cast<unsigned char>(original.at(8)), static_cast<unsigned char>(3));   // superblock v3
+        at::Tensor halfRead;
+        {
+            const Session s = Session::openReadOnly(str(path));
+            halfRead = s.readSensitivity("teacher", kUpProj);
+        }
+        const QString damaged = dir.filePath("damaged.h5");
+        int errors = 0, unchanged = 0;
+        for (int i = 0; i < original.size(); ++i) {
+            QByteArray bytes = original;
+            bytes[i] = char(bytes[i] ^ 0x5a);
+            QVERIFY(writeBytes(damaged, bytes));
+            at::Tensor a, b;
+            const QString message = errorOf([&] {
+                const Session s = Session::openReadOnly(str(damaged));
+                a = s.readSensitivity("teacher", kDownProj);
+                b = s.readSensitivity("teacher", kUpProj);
+            });
+            if (!message.isEmpty()) {
+                QVERIFY2(message.startsWith(damaged), qPrintable(message));
+                if (openObjects() != 0)
+                    qWarning("byte %d leaks: %s", i, qPrintable(message));
+                ++errors;
+                continue;
+            }
+            QVERIFY2(torch::equal(a, scores) && torch::equal(b, halfRead),
+                     qPrintable(QStringLiteral("byte %1 of %2 changed the scores silently").arg(i).arg(original.size())));
+            ++unchanged;
+        }
+        qInfo("%d single-byte damages: %d errors, %d in unused bytes", int(original.size()), errors, unchanged);
+        // Every failed open closed what it had opened.
+        QCOMPARE(openObjects(), ssize_t(0));
+        QVERIFY(errors > original.size() / 2);
+    }
+
     void badFiles_data()
     {
         QTest::addColumn<QString>("kind");
@@ -455,6 +525,10 @@ private Q_SLOTS:
         QTest::newRow("truncated session") << "truncated" << "damaged";
         QTest::newRow("plain HDF5") << "plain" << "not a Nugget session";
         QTest::newRow("newer version") << "newer" << "newer Nugget";
+        // A session in HDF5's default format: no metadata checksums to catch damage.
+        QTest::newRow("no checksums") << "unchecked" << "superblock version 0 has no checksums";
+        // Variable-length strings live in the global heap, which has no checksum.
+        QTest::newRow("variable-length string") << "vlen" << "variable-length string";
         QTest::newRow("folder") << "folder" << "folder";
     }
 
@@ -485,6 +559,10 @@ private Q_SLOTS:
             writePlainHdf5(path, false, 0);
         } else if (kind == "newer") {
             writePlainHdf5(path, true, Session::kVersion + 1);
+        } else if (kind == "vlen") {
+            writePlainHdf5(path, true, Session::kVersion, true, true);
+        } else if (kind == "unchecked") {
+            writePlainHdf5(path, true, Session::kVersion, false);
         } else if (kind == "folder") {
             QVERIFY(QDir(dir.path()).mkdir("bad.h5"));
         }
@@ -599,28 +677,31 @@ private Q_SLOTS:
 import json, sys
 import h5py
 path, up, value = sys.argv[1], sys.argv[2], float(sys.argv[3])
+# Fixed-length UTF-8 strings: h5py hands attributes over as bytes.
+def text(v):
+    return v.decode("utf-8") if isinstance(v, bytes) else str(v)
 with h5py.File(path, "r") as f:
-    assert f.attrs["format"] == "nugget-session", f.attrs["format"]
-    assert int(f.attrs["version"]) == 1
+    assert text(f.attrs["format"]) == "nugget-session", f.attrs["format"]
+    assert int(f.attrs["version"]) == 2
     d = f["sensitivity/teacher"][up]
     assert d.shape == (6, 5), d.shape
     assert d.dtype == "float32", d.dtype
     assert abs(float(d[1, 2]) - value) < 1e-6, (float(d[1, 2]), value)
-    assert f["sensitivity/teacher"].attrs["metric"] == "taylor"
+    assert text(f["sensitivity/teacher"].attrs["metric"]) == "taylor"
     assert int(f["sensitivity/teacher"].attrs["samples"]) == 32
     assert list(f["selection/layers"][()]) == [0, 2, 3]
-    assert f["selection/layers"].attrs["strategy"] == "sensitivity"
-    assert list(f["sensitivity/layers/teacher"].attrs["modules"]) == ["q_proj", "up_proj", "down_proj"]
+    assert text(f["selection/layers"].attrs["strategy"]) == "sensitivity"
+    assert [text(m) for m in f["sensitivity/layers/teacher"].attrs["modules"]] == ["q_proj", "up_proj", "down_proj"]
     assert f["sensitivity/layers/teacher"].shape == (4, 3)
-    recipe = json.loads(f["recipe"].asstr()[()])
+    recipe = json.loads(f["recipe"].asstr()[0])
     assert recipe["rank"] == 16 and recipe["teacher"].endswith("Zürich"), recipe
-    inputs = json.loads(f["inputs"].asstr()[()])
+    inputs = json.loads(f["inputs"].asstr()[0])
     assert inputs["/data/seeds ✓.jsonl"] == "b" * 64, inputs
     assert list(f["reduction"][up]["cols"][()]) == [0, 3]
-    assert f["reduction"][up].attrs["structure"] == "submatrix"
+    assert text(f["reduction"][up].attrs["structure"]) == "submatrix"
     loss = f["runs/pkt-seed1/loss"]
-    assert loss.shape == (3, 3) and list(loss.attrs["columns"]) == ["step", "loss", "learning_rate"]
-    assert json.loads(f["runs/pkt-seed1/eval"].asstr()[()])["exact_match"] == 0.375
+    assert loss.shape == (3, 3) and [text(c) for c in loss.attrs["columns"]] == ["step", "loss", "learning_rate"]
+    assert json.loads(f["runs/pkt-seed1/eval"].asstr()[0])["exact_match"] == 0.375
 print("ok")
 )";
         QProcess process;

@@ -13,6 +13,7 @@
 #include "train/LoraTrainer.h"
 #include "transfer/Extraction.h"
 #include "transfer/Injection.h"
+#include "transfer/LayerSimilarity.h"
 #include "transfer/Sensitivity.h"
 
 #include <QJsonArray>
@@ -166,6 +167,30 @@ private Q_SLOTS:
         QCOMPARE(done, int64_t(2));
         for (const auto &p : teacher->parameters())
             QVERIFY(!p.grad().defined());
+    }
+
+    // Linear CKA: 1 for the same representation up to rotation and scale, and the same
+    // value whether computed through token Gram matrices (few tokens) or feature
+    // cross-covariances (many tokens); both are checked against the textbook formula.
+    void linearCkaBothForms()
+    {
+        const auto textbook = [](at::Tensor x, at::Tensor y) {
+            x = x.to(torch::kDouble);
+            y = y.to(torch::kDouble);
+            x = x - x.mean(0, true);
+            y = y - y.mean(0, true);
+            const auto kx = torch::matmul(x, x.t()), ky = torch::matmul(y, y.t());
+            return ((kx * ky).sum() / (kx.norm() * ky.norm())).item<double>();
+        };
+        torch::manual_seed(11);
+        for (const int64_t tokens : {5, 40}) {   // 25 <= 8 * 6 uses Gram matrices, 1600 > 48 does not
+            const auto x = torch::randn({tokens, 8});
+            const auto y = torch::randn({tokens, 6}) + 0.5 * x.narrow(1, 0, 6);
+            QVERIFY(std::abs(linearCka(x, y) - textbook(x, y)) < 1e-10);
+            const auto rotation = std::get<0>(torch::linalg::qr(torch::randn({8, 8}, torch::kDouble)));
+            QVERIFY(std::abs(linearCka(x, 3.0 * torch::matmul(x.to(torch::kDouble), rotation)) - 1.0) < 1e-10);
+            QVERIFY(linearCka(x, y) < 1.0 - 1e-3);
+        }
     }
 
     void layerSelectionStrategies()

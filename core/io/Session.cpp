@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <system_error>
 
 namespace fs = std::filesystem;
@@ -39,8 +40,19 @@ thread_local std::string t_hdf5Reason;
 
 herr_t keepInnermost(unsigned n, const H5E_error2_t *entry, void *data)
 {
-    if (n == 0 && entry && entry->desc && *entry->desc)
-        *static_cast<std::string *>(data) = entry->desc;
+    if (n == 0 && entry && entry->desc && *entry->desc) {
+        std::string text = entry->desc;
+        // The file drivers' messages span lines of addresses and buffer pointers; the
+        // system's reason is what a user needs: "file write failed: No space left on device".
+        const std::string marker = "error message = '";
+        const size_t start = text.find(marker);
+        if (start != std::string::npos) {
+            const size_t end = text.find('\'', start + marker.size());
+            const std::string what = text.substr(0, text.find(':'));
+            text = what + ": " + text.substr(start + marker.size(), end - start - marker.size());
+        }
+        *static_cast<std::string *>(data) = text;
+    }
     return 0;
 }
 
@@ -118,11 +130,35 @@ private:
 // ---------------------------------------------------------------------------------
 // Small typed helpers over the C++ API.
 
-H5::StrType utf8Type()
+// Strings are fixed-length UTF-8: kept in the (checksummed) object header or in a
+// checksummed chunk. Variable-length strings live in HDF5's global heap, which has no
+// checksum and which a damaged file can send into an endless loop; sessions never use
+// them and the reader refuses them.
+H5::StrType utf8Type(size_t length)
 {
-    H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+    H5::StrType type(H5::PredType::C_S1, std::max<size_t>(length, 1));
     type.setCset(H5T_CSET_UTF8);
+    type.setStrpad(H5T_STR_NULLPAD);
     return type;
+}
+
+constexpr hsize_t kMaxStringBytes = hsize_t(64) << 20;   // bounds what a damaged file can ask for
+
+// `values` side by side in a zero-filled buffer of `width` bytes each.
+std::vector<char> packStrings(const std::vector<std::string> &values, size_t width)
+{
+    std::vector<char> buffer(values.size() * width, '\0');
+    for (size_t i = 0; i < values.size(); ++i)
+        std::memcpy(buffer.data() + i * width, values[i].data(), values[i].size());
+    return buffer;
+}
+
+size_t widest(const std::vector<std::string> &values)
+{
+    size_t width = 1;
+    for (const std::string &value : values)
+        width = std::max(width, value.size());
+    return width;
 }
 
 H5::FileAccPropList fileAccess()
@@ -130,6 +166,9 @@ H5::FileAccPropList fileAccess()
     H5::FileAccPropList fapl;
     // File systems without flock (some NFS mounts) must not make sessions unreadable.
     check(H5Pset_file_locking(fapl.getId(), true, true), "H5Pset_file_locking");
+    // The 1.10 format checksums every superblock, object header and index block, so a
+    // damaged file fails to open instead of sending HDF5 round a corrupt B-tree.
+    check(H5Pset_libver_bounds(fapl.getId(), H5F_LIBVER_V110, H5F_LIBVER_V110), "H5Pset_libver_bounds");
     return fapl;
 }
 
@@ -213,9 +252,9 @@ void writeStringAttribute(const H5::H5Object &object, const std::string &name, c
 {
     if (object.attrExists(name))
         object.removeAttr(name);
-    const H5::StrType type = utf8Type();
+    const H5::StrType type = utf8Type(value.size());
     H5::Attribute attribute = object.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
-    attribute.write(type, value);
+    attribute.write(type, packStrings({value}, type.getSize()).data());
 }
 
 void writeIntAttribute(const H5::H5Object &object, const std::string &name, int64_t value)
@@ -232,16 +271,11 @@ void writeStringListAttribute(const H5::H5Object &object, const std::string &nam
 {
     if (object.attrExists(name))
         object.removeAttr(name);
-    const H5::StrType type = utf8Type();
+    const H5::StrType type = utf8Type(widest(values));
     const hsize_t count = values.size();
     H5::Attribute attribute = object.createAttribute(name, type, H5::DataSpace(1, &count));
-    if (values.empty())
-        return;
-    std::vector<const char *> pointers;
-    pointers.reserve(values.size());
-    for (const std::string &value : values)
-        pointers.push_back(value.c_str());
-    attribute.write(type, pointers.data());
+    if (!values.empty())
+        attribute.write(type, packStrings(values, type.getSize()).data());
 }
 
 // Absent attributes and attributes of the wrong kind throw Error naming the object.
@@ -258,13 +292,43 @@ H5::Attribute openAttribute(const std::string &path, const H5::H5Object &object,
     return attribute;
 }
 
+// The fixed-length strings of an attribute or dataset of `count` elements; `read`
+// fills the buffer in the file's own string type.
+std::vector<std::string> readFixedStrings(const std::string &path, const std::string &what, const H5::StrType &type,
+                                          hssize_t count, const std::function<void(const H5::StrType &, void *)> &read)
+{
+    if (type.isVariableStr())
+        throw Error(path + ": " + what + " is a variable-length string, which Nugget sessions do not use");
+    const size_t width = type.getSize();
+    if (count < 0 || width == 0 || hsize_t(count) * width > kMaxStringBytes)
+        throw Error(path + ": " + what + " has an implausible size");
+    std::vector<char> buffer(size_t(count) * width, '\0');
+    if (!buffer.empty())
+        read(type, buffer.data());
+    std::vector<std::string> values;
+    for (hssize_t i = 0; i < count; ++i) {
+        const char *start = buffer.data() + size_t(i) * width;
+        values.emplace_back(start, strnlen(start, width));
+    }
+    return values;
+}
+
+std::vector<std::string> readAttributeStrings(const std::string &path, const H5::Attribute &attribute,
+                                              const std::string &what)
+{
+    return readFixedStrings(path, what, attribute.getStrType(), attribute.getSpace().getSimpleExtentNpoints(),
+                            [&](const H5::StrType &type, void *buffer) { attribute.read(type, buffer); });
+}
+
 std::string readStringAttribute(const std::string &path, const H5::H5Object &object,
                                 const std::string &objectName, const std::string &name)
 {
-    H5::Attribute attribute = openAttribute(path, object, objectName, name, H5T_STRING);
-    std::string value;
-    attribute.read(attribute.getStrType(), value);
-    return value;
+    const H5::Attribute attribute = openAttribute(path, object, objectName, name, H5T_STRING);
+    const std::string what = "attribute \"" + name + "\" of " + objectName;
+    const auto values = readAttributeStrings(path, attribute, what);
+    if (values.size() != 1)
+        throw Error(path + ": " + what + " is not a single string");
+    return values.front();
 }
 
 int64_t readIntAttribute(const std::string &path, const H5::H5Object &object,
@@ -279,38 +343,35 @@ int64_t readIntAttribute(const std::string &path, const H5::H5Object &object,
 std::vector<std::string> readStringListAttribute(const std::string &path, const H5::H5Object &object,
                                                  const std::string &objectName, const std::string &name)
 {
-    H5::Attribute attribute = openAttribute(path, object, objectName, name, H5T_STRING);
-    const H5::StrType type = attribute.getStrType();
-    if (!type.isVariableStr())
-        throw Error(path + ": attribute \"" + name + "\" of " + objectName
-                    + " is not a variable-length string list");
-    const H5::DataSpace space = attribute.getSpace();
-    const hssize_t count = space.getSimpleExtentNpoints();
-    std::vector<char *> pointers(size_t(std::max<hssize_t>(count, 0)), nullptr);
-    if (pointers.empty())
-        return {};
-    attribute.read(type, pointers.data());
-    std::vector<std::string> values;
-    values.reserve(pointers.size());
-    for (char *p : pointers)
-        values.emplace_back(p ? p : "");
-    H5Dvlen_reclaim(type.getId(), space.getId(), H5P_DEFAULT, pointers.data());
-    return values;
+    const H5::Attribute attribute = openAttribute(path, object, objectName, name, H5T_STRING);
+    return readAttributeStrings(path, attribute, "attribute \"" + name + "\" of " + objectName);
 }
 
+// Text (JSON) as one fixed-length string in a one-element chunked dataset with a
+// Fletcher-32 checksum: a damaged byte is a read error, not a different recipe.
 void writeStringDataset(const H5::Group &group, const std::string &name, const std::string &text)
 {
     removeLink(group, name);
-    const H5::StrType type = utf8Type();
-    H5::DataSet dataset = group.createDataSet(name, type, H5::DataSpace(H5S_SCALAR));
-    dataset.write(text, type);
+    const H5::StrType type = utf8Type(text.size());
+    const hsize_t one = 1;
+    H5::DSetCreatPropList dcpl;
+    dcpl.setChunk(1, &one);
+    dcpl.setFletcher32();
+    H5::DataSet dataset = group.createDataSet(name, type, H5::DataSpace(1, &one), dcpl);
+    dataset.write(packStrings({text}, type.getSize()).data(), type);
+    dataset.close();
 }
 
-std::string readStringDataset(const H5::DataSet &dataset)
+std::string readStringDataset(const std::string &path, const H5::DataSet &dataset, const std::string &name)
 {
-    std::string text;
-    dataset.read(text, dataset.getStrType());
-    return text;
+    if (dataset.getTypeClass() != H5T_STRING)
+        throw Error(path + ": " + name + " is not a string");
+    const auto values =
+        readFixedStrings(path, name, dataset.getStrType(), dataset.getSpace().getSimpleExtentNpoints(),
+                         [&](const H5::StrType &type, void *buffer) { dataset.read(buffer, type); });
+    if (values.size() != 1)
+        throw Error(path + ": " + name + " is not a single string");
+    return values.front();
 }
 
 // Chunks of about 1 MiB of float32, spanning whole trailing dimensions where possible.
@@ -337,6 +398,21 @@ bool compressionAvailable()
     return H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0 && H5Zfilter_avail(H5Z_FILTER_SHUFFLE) > 0;
 }
 
+// Chunked, compressed and Fletcher-32 checksummed when possible: a damaged chunk is a
+// read error, never silently wrong scores.
+H5::DSetCreatPropList arrayLayout(const std::vector<hsize_t> &dims, int64_t elements, bool compress)
+{
+    H5::DSetCreatPropList dcpl;
+    if (compress && !dims.empty() && elements > 0 && compressionAvailable()) {
+        const std::vector<hsize_t> chunk = chunkShape(dims);
+        dcpl.setChunk(int(chunk.size()), chunk.data());
+        dcpl.setFletcher32();
+        dcpl.setShuffle();
+        dcpl.setDeflate(1);
+    }
+    return dcpl;
+}
+
 // Writes a CPU contiguous tensor of the C type matching `memType`; replaces `name`.
 void writeArray(const H5::Group &group, const std::string &name, const at::Tensor &data,
                 const H5::PredType &fileType, const H5::PredType &memType, bool compress)
@@ -345,16 +421,10 @@ void writeArray(const H5::Group &group, const std::string &name, const at::Tenso
     std::vector<hsize_t> dims(data.sizes().begin(), data.sizes().end());
     const H5::DataSpace space = dims.empty() ? H5::DataSpace(H5S_SCALAR)
                                              : H5::DataSpace(int(dims.size()), dims.data());
-    H5::DSetCreatPropList dcpl;
-    if (compress && !dims.empty() && data.numel() > 0 && compressionAvailable()) {
-        const std::vector<hsize_t> chunk = chunkShape(dims);
-        dcpl.setChunk(int(chunk.size()), chunk.data());
-        dcpl.setShuffle();
-        dcpl.setDeflate(1);
-    }
-    H5::DataSet dataset = group.createDataSet(name, fileType, space, dcpl);
+    H5::DataSet dataset = group.createDataSet(name, fileType, space, arrayLayout(dims, data.numel(), compress));
     if (data.numel() > 0)   // HDF5 rejects a null buffer even for zero elements
         dataset.write(data.data_ptr(), memType);
+    dataset.close();   // compressed chunks reach the disk here: a failure must throw
 }
 
 // Reads a numeric dataset into a new CPU tensor of `dtype` (HDF5 converts the values).
@@ -467,6 +537,27 @@ void writeRootAttributes(const H5::Group &root)
 #endif
 }
 
+// Sessions are written in the 1.10 format (superblock version 3), whose metadata is
+// checksummed. Older superblocks carry no checksums, and a damaged one can keep HDF5
+// busy for minutes, so they are refused before HDF5 sees the file.
+void checkSuperblock(const std::string &displayPath, const std::string &file)
+{
+    static const char signature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+    char head[9] = {};
+    std::FILE *stream = std::fopen(file.c_str(), "rb");
+    if (!stream)
+        throw Error(displayPath + ": cannot read the session: " + std::strerror(errno));
+    const size_t got = std::fread(head, 1, sizeof head, stream);
+    std::fclose(stream);
+    if (got < sizeof head || std::memcmp(head, signature, sizeof signature) != 0)
+        throw Error(displayPath + ": not an HDF5 file (no HDF5 signature at its start), so not a Nugget session");
+    const int version = static_cast<unsigned char>(head[8]);
+    if (version < 2)
+        throw Error(displayPath + ": HDF5 superblock version " + std::to_string(version)
+                    + " has no checksums; Nugget writes and reads sessions in the checksummed "
+                      "HDF5 1.10 format only (compute the sensitivity again to write one)");
+}
+
 // Opens an HDF5 file and checks it is a session this build can read.
 std::unique_ptr<H5::H5File> openSessionFile(const std::string &displayPath, const std::string &file,
                                             unsigned flags)
@@ -478,6 +569,7 @@ std::unique_ptr<H5::H5File> openSessionFile(const std::string &displayPath, cons
         throw Error(displayPath + ": is a folder, not a session file");
     if (fs::file_size(file, ec) == 0 && !ec)
         throw Error(displayPath + ": the file is empty, not a Nugget session");
+    checkSuperblock(displayPath, file);
 
     std::unique_ptr<H5::H5File> h5;
     quietHdf5();
@@ -501,8 +593,10 @@ std::unique_ptr<H5::H5File> openSessionFile(const std::string &displayPath, cons
             throw Error(displayPath + ": session version " + std::to_string(version)
                         + " was written by a newer Nugget; this build reads up to version "
                         + std::to_string(Session::kVersion));
-        if (version < 1)
-            throw Error(displayPath + ": invalid session version " + std::to_string(version));
+        if (version < Session::kVersion)
+            throw Error(displayPath + ": session version " + std::to_string(version)
+                        + " is an earlier, unchecksummed format this build no longer reads "
+                          "(compute the sensitivity again to write a new session)");
         return std::move(h5);
     });
 }
@@ -556,8 +650,9 @@ void compactInto(const H5::H5File &source, const std::string &target)
 // Closes an HDF5 file exactly once. When H5Fclose fails (a full disk while flushing),
 // the wrapper keeps its identifier and its destructor would close it again, which
 // crashes inside HDF5 before the error reaches the user; the wrapper is then released
-// without running it (a small leak on an error path). HDF5 1.10's own shutdown at exit
-// still trips over the half-closed file: README, "Bad input", the full-disk row.
+// without running it (a small leak on an error path). On a full disk (ENOSPC) HDF5
+// 1.10 then exits cleanly; under a file-size limit (ulimit -f) its own shutdown at exit
+// still trips over the half-closed file: README, "Bad input", the file-size-limit row.
 void closeOnce(std::unique_ptr<H5::H5File> &file)
 {
     std::unique_ptr<H5::H5File> closing = std::move(file);
@@ -759,7 +854,7 @@ QJsonObject Session::recipe() const
         const H5::Group root = impl.root();
         if (!hasDataset(root, "recipe"))
             throw Error(impl.path + ": the session has no recipe (/recipe)");
-        return readStringDataset(root.openDataSet("recipe"));
+        return readStringDataset(impl.path, root.openDataSet("recipe"), "/recipe");
     });
     return parseJsonObject(impl.path, "/recipe", text);
 }
@@ -771,7 +866,7 @@ std::map<std::string, std::string> Session::inputSha256() const
         const H5::Group root = impl.root();
         if (!hasDataset(root, "inputs"))
             throw Error(impl.path + ": the session has no input hashes (/inputs)");
-        return readStringDataset(root.openDataSet("inputs"));
+        return readStringDataset(impl.path, root.openDataSet("inputs"), "/inputs");
     });
     std::map<std::string, std::string> hashes;
     const QJsonObject object = parseJsonObject(impl.path, "/inputs", text);
@@ -829,20 +924,15 @@ void Session::writeSensitivity(const std::string &side, const std::string &param
         std::vector<hsize_t> dims(data.sizes().begin(), data.sizes().end());
         const H5::DataSpace space = dims.empty() ? H5::DataSpace(H5S_SCALAR)
                                                  : H5::DataSpace(int(dims.size()), dims.data());
-        H5::DSetCreatPropList dcpl;
-        if (!dims.empty() && data.numel() > 0 && compressionAvailable()) {
-            const std::vector<hsize_t> chunk = chunkShape(dims);
-            dcpl.setChunk(int(chunk.size()), chunk.data());
-            dcpl.setShuffle();
-            dcpl.setDeflate(1);
-        }
         const H5::FloatType type = halfType();
-        H5::DataSet dataset = group.createDataSet(parameter, type, space, dcpl);
+        H5::DataSet dataset = group.createDataSet(parameter, type, space, arrayLayout(dims, data.numel(), true));
         if (data.numel() > 0)
             dataset.write(data.data_ptr(), type);
         H5::Attribute attribute =
             dataset.createAttribute("scale", H5::PredType::IEEE_F64LE, H5::DataSpace(H5S_SCALAR));
         attribute.write(H5::PredType::NATIVE_DOUBLE, &scale);
+        attribute.close();
+        dataset.close();   // compressed chunks reach the disk here: a failure must throw
     });
 }
 
@@ -1130,7 +1220,7 @@ std::optional<Session::Run> Session::readRun(const std::string &name) const
         if (result.curve.dim() != 2 || result.curve.size(1) != int64_t(result.columns.size()))
             throw Error(impl.path + ": " + where + "/loss is damaged: its shape does not match its "
                         + std::to_string(result.columns.size()) + " column names");
-        evalText = readStringDataset(group->openDataSet("eval"));
+        evalText = readStringDataset(impl.path, group->openDataSet("eval"), where + "/eval");
         return result;
     });
     if (run)

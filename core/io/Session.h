@@ -4,18 +4,22 @@
 // selection, the kept rows and columns) and what came out (every run's curve and
 // scores). Plain HDF5 types only, so h5py and HDFView read it as is.
 //
-// Layout (version 1)
+// Layout (version 2)
 // ------------------
+// The file is HDF5 1.10 format (superblock version 3): every superblock, object header
+// and index block carries a checksum. Strings are fixed-length UTF-8 (never variable-
+// length: those live in the unchecksummed global heap); every chunked dataset has a
+// Fletcher-32 checksum. A damaged file is an Error, never different values.
 // /                                  attributes: format = "nugget-session" (string),
-//                                    version = 1 (int64), writer = "Nugget <version>"
-// /recipe                            string: the full configuration as JSON text
-// /inputs                            string: JSON object {input file path: sha256 hex}
+//                                    version = 2 (int64), writer = "Nugget <version>"
+// /recipe                            string [1]: the full configuration as JSON text
+// /inputs                            string [1]: JSON object {input file path: sha256 hex}
 // /sensitivity/teacher/              group; attributes metric (string: taylor | fisher |
 //                                    magnitude) and samples (int64)
 // /sensitivity/teacher/<parameter>   float32, the parameter's shape; the dataset name
 //                                    is the parameter name, dots included, e.g.
 //                                    "model.layers.3.mlp.up_proj.weight"; chunked,
-//                                    shuffle + deflate level 1. Or, written with
+//                                    Fletcher-32, shuffle, deflate level 1. Or, written with
 //                                    ScoreStorage::Float16 (large models), IEEE
 //                                    half floats holding scores / scale, with the
 //                                    float64 attribute scale = the largest score
@@ -33,7 +37,7 @@
 //                                    (all of them for a dimension kept whole)
 // /runs/<name>/loss                  float64 [steps, k]; attribute columns (1-D string
 //                                    array, e.g. step, loss, learning_rate)
-// /runs/<name>/eval                  string: the run's scores as JSON text
+// /runs/<name>/eval                  string [1]: the run's scores as JSON text
 //
 // All strings are variable-length UTF-8. Groups track link creation order, so the
 // listings below come back in the order items were written (a replaced item moves to
@@ -69,7 +73,7 @@ class Session
 {
 public:
     static constexpr const char *kFormat = "nugget-session";
-    static constexpr int64_t kVersion = 1;
+    static constexpr int64_t kVersion = 2;
 
     // A new, empty session for `path`. Nothing appears at `path` until commit(), which
     // replaces any file already there. Throws Error when the folder is not writable.

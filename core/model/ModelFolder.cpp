@@ -11,6 +11,8 @@
 
 #include <torch/torch.h>
 
+#include <cstdio>
+
 namespace nugget {
 
 void loadWeights(LlamaForCausalLM &model, const TensorStore &store, const std::string &source)
@@ -58,6 +60,23 @@ ModelConfig readFolderConfig(const std::string &dir)
     return config;
 }
 
+namespace {
+
+// "its weights need 2.1 GB as float32"
+std::string needed(const ModelConfig &config, at::ScalarType dtype)
+{
+    const double gb = double(config.parameterCount()) * double(c10::elementSize(dtype)) / 1e9;
+    char text[96];
+    const char *name = dtype == at::kFloat      ? "float32"
+                       : dtype == at::kHalf     ? "float16"
+                       : dtype == at::kBFloat16 ? "bfloat16"
+                                                : c10::toString(dtype);
+    std::snprintf(text, sizeof text, "its weights need %.1f GB as %s", gb, name);
+    return text;
+}
+
+} // namespace
+
 LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options)
 {
     LoadedModel loaded;
@@ -72,7 +91,13 @@ LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options)
         loadWeights(loaded.model, store, weights);
         loaded.model->to(options.device, options.dtype);
     } catch (const c10::Error &e) {
-        throw Error(dir + ": cannot load the model: " + e.what_without_backtrace());
+        const std::string what = e.what_without_backtrace();
+        if (what.find("can't allocate memory") != std::string::npos || what.find("out of memory") != std::string::npos)
+            throw Error(dir + ": out of memory while loading the model (" + needed(loaded.config, options.dtype)
+                        + "): " + what.substr(0, what.find('\n')));
+        throw Error(dir + ": cannot load the model: " + what);
+    } catch (const std::bad_alloc &) {
+        throw Error(dir + ": out of memory while loading the model (" + needed(loaded.config, options.dtype) + ")");
     }
     loaded.model->eval();
     const auto tokenizer = QDir(QString::fromStdString(dir)).filePath(QStringLiteral("tokenizer.model"));

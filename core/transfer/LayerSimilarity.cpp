@@ -40,15 +40,44 @@ std::vector<at::Tensor> layerStates(LlamaForCausalLM &model, const std::vector<S
 
 namespace {
 
-// Centred Gram matrix of the tokens, scaled to unit Frobenius norm (float64), so that
-// CKA is one dot product. Zero when the representation is constant.
-at::Tensor normalisedGram(const at::Tensor &states)
+// Linear CKA has two equal forms: through the tokens' n x n Gram matrices
+//   <Kx, Ky> / (|Kx| |Ky|),  K = X X^T of the centred states,
+// and through the features' cross-covariance
+//   |X^T Y|^2 / (|X^T X| |Y^T Y|).
+// The first costs n^2 memory, the second d1 x d2; the one with the smaller
+// intermediate is used, so many tokens never ask for an n x n matrix.
+struct Representation
+{
+    at::Tensor gram;        // normalised centred Gram [n, n] (Gram form)
+    at::Tensor centred;     // centred states [n, d], scaled by |X^T X|^-1/2 (feature form)
+};
+
+bool useGramForm(int64_t tokens, int64_t features1, int64_t features2)
+{
+    return double(tokens) * double(tokens) <= double(features1) * double(features2);
+}
+
+Representation represent(const at::Tensor &states, bool gramForm)
 {
     auto x = states.to(torch::kDouble);
     x = x - x.mean(0, true);
-    auto gram = torch::matmul(x, x.t());
-    const double norm = gram.norm().item<double>();
-    return norm > 0 ? gram / norm : gram;
+    Representation r;
+    if (gramForm) {
+        auto gram = torch::matmul(x, x.t());
+        const double norm = gram.norm().item<double>();
+        r.gram = norm > 0 ? gram / norm : gram;   // zero for a constant representation
+    } else {
+        const double norm = torch::matmul(x.t(), x).norm().item<double>();
+        r.centred = norm > 0 ? x / std::sqrt(norm) : x;
+    }
+    return r;
+}
+
+double similarity(const Representation &a, const Representation &b)
+{
+    if (a.gram.defined())
+        return (a.gram * b.gram).sum().item<double>();
+    return torch::matmul(a.centred.t(), b.centred).square().sum().item<double>();
 }
 
 } // namespace
@@ -57,7 +86,8 @@ double linearCka(const at::Tensor &x, const at::Tensor &y)
 {
     if (x.dim() != 2 || y.dim() != 2 || x.size(0) != y.size(0))
         throw Error("linear CKA needs two [tokens, features] matrices over the same tokens");
-    return (normalisedGram(x) * normalisedGram(y)).sum().item<double>();
+    const bool gramForm = useGramForm(x.size(0), x.size(1), y.size(1));
+    return similarity(represent(x, gramForm), represent(y, gramForm));
 }
 
 at::Tensor layerSimilarity(LlamaForCausalLM &teacher, LlamaForCausalLM &student, const std::vector<SeedSample> &samples,
@@ -65,22 +95,27 @@ at::Tensor layerSimilarity(LlamaForCausalLM &teacher, LlamaForCausalLM &student,
                            const std::function<void(int64_t, const at::Tensor &)> &onRow)
 {
     const auto studentStates = layerStates(student, samples, maxTokens, progress);
-    std::vector<at::Tensor> studentGrams;
+    const int64_t tokens = studentStates.empty() ? 0 : studentStates.front().size(0);
+    const bool gramForm =
+        useGramForm(tokens, teacher->config().hiddenSize, student->config().hiddenSize);
+    std::vector<Representation> studentRepresentations;
     for (const auto &states : studentStates) {
         progress.checkCancelled();
-        studentGrams.push_back(normalisedGram(states));
+        studentRepresentations.push_back(represent(states, gramForm));
     }
     const auto teacherStates = layerStates(teacher, samples, maxTokens, progress);
     const auto rows = static_cast<int64_t>(teacherStates.size());
-    const auto cols = static_cast<int64_t>(studentGrams.size());
+    const auto cols = static_cast<int64_t>(studentRepresentations.size());
     auto matrix = torch::full({rows, cols}, std::numeric_limits<double>::quiet_NaN(), torch::kDouble);
     for (int64_t t = 0; t < rows; ++t) {
         progress.checkCancelled();
-        if (teacherStates[t].size(0) != studentStates.front().size(0))
+        if (teacherStates[t].size(0) != tokens)
             throw Error("teacher and student saw different token counts; they must share a tokenizer");
-        const auto gram = normalisedGram(teacherStates[t]);
-        for (int64_t s = 0; s < cols; ++s)
-            matrix[t][s] = (gram * studentGrams[s]).sum().item<double>();
+        const auto teacherRepresentation = represent(teacherStates[t], gramForm);
+        for (int64_t s = 0; s < cols; ++s) {
+            progress.checkCancelled();   // a cell can take a while with many tokens
+            matrix[t][s] = similarity(teacherRepresentation, studentRepresentations[s]);
+        }
         progress.report(double(t + 1) / double(rows), "layer similarity");
         if (onRow)
             onRow(t, matrix);
