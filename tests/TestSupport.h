@@ -4,6 +4,7 @@
 #include "TestPaths.h"
 
 #include "Error.h"
+#include "io/ModelConfig.h"
 
 #include <QDir>
 #include <QFile>
@@ -61,6 +62,23 @@ inline CliRun runCli(const QStringList &arguments, const QString &workingDirecto
     run.out = process.readAllStandardOutput();
     run.err = process.readAllStandardError();
     return run;
+}
+
+// A LLaMA config for random test models (head_dim = hidden / heads unless given).
+inline nugget::ModelConfig llamaConfig(int64_t hidden, int64_t intermediate, int64_t layers, int64_t heads,
+                                       int64_t kvHeads, int64_t vocab, int64_t context, int64_t headDim = 0)
+{
+    nugget::ModelConfig c;
+    c.hiddenSize = hidden;
+    c.intermediateSize = intermediate;
+    c.numHiddenLayers = layers;
+    c.numAttentionHeads = heads;
+    c.numKeyValueHeads = kvHeads;
+    c.headDim = headDim > 0 ? headDim : hidden / heads;
+    c.vocabSize = vocab;
+    c.maxPositionEmbeddings = context;
+    c.rmsNormEps = 1e-5;
+    return c;
 }
 
 inline QString sharedDir() { return QStringLiteral(NUGGET_SHARED_DIR); }

@@ -34,17 +34,7 @@ namespace {
 
 ModelConfig config(int64_t hidden, int64_t inter, int64_t layers, int64_t heads, int64_t kvHeads)
 {
-    ModelConfig c;
-    c.hiddenSize = hidden;
-    c.intermediateSize = inter;
-    c.numHiddenLayers = layers;
-    c.numAttentionHeads = heads;
-    c.numKeyValueHeads = kvHeads;
-    c.headDim = hidden / heads;
-    c.vocabSize = 512;
-    c.maxPositionEmbeddings = 256;
-    c.rmsNormEps = 1e-5;
-    return c;
+    return test::llamaConfig(hidden, inter, layers, heads, kvHeads, 512, 256);
 }
 
 LlamaForCausalLM randomModel(const ModelConfig &c, uint64_t seed)

@@ -31,17 +31,7 @@ namespace {
 
 ModelConfig config(int64_t hidden, int64_t inter, int64_t layers, int64_t heads)
 {
-    ModelConfig c;
-    c.hiddenSize = hidden;
-    c.intermediateSize = inter;
-    c.numHiddenLayers = layers;
-    c.numAttentionHeads = heads;
-    c.numKeyValueHeads = heads;
-    c.headDim = hidden / heads;
-    c.vocabSize = 32000;
-    c.maxPositionEmbeddings = 256;
-    c.rmsNormEps = 1e-5;
-    return c;
+    return test::llamaConfig(hidden, inter, layers, heads, heads, 32000, 256);
 }
 
 QString tokenizerPath() { return test::sharedPath(QStringLiteral("tokenizers/llama2/tokenizer.model")); }

@@ -29,17 +29,7 @@ namespace {
 
 ModelConfig config(int64_t hidden, int64_t inter, int64_t layers, int64_t heads, int64_t kvHeads)
 {
-    ModelConfig c;
-    c.hiddenSize = hidden;
-    c.intermediateSize = inter;
-    c.numHiddenLayers = layers;
-    c.numAttentionHeads = heads;
-    c.numKeyValueHeads = kvHeads;
-    c.headDim = 8;
-    c.vocabSize = 48;
-    c.maxPositionEmbeddings = 64;
-    c.rmsNormEps = 1e-5;
-    return c;
+    return test::llamaConfig(hidden, inter, layers, heads, kvHeads, 48, 64, 8);
 }
 
 ModelConfig teacherConfig() { return config(48, 96, 5, 6, 3); }
