@@ -17,8 +17,6 @@
 #include <QJsonDocument>
 #include <QProcess>
 
-#include <unistd.h>
-
 #include <cstdio>
 
 namespace nugget::cli {
@@ -113,26 +111,30 @@ Session openOrCreate(const std::string &path)
     return QFileInfo::exists(QString::fromStdString(path)) ? Session::openForUpdate(path) : Session::create(path);
 }
 
-SensitivityMap teacherScores(Session &session, ModelPair &pair, const std::string &seeds, const TransferRecipe &recipe,
-                             Progress &progress)
+// Makes sure the session holds the teacher's scores: reused when present (once they are
+// known to belong to this teacher), else computed by the streamed sensitivity, so the
+// teacher is never loaded whole; the extraction then reads them one matrix at a time.
+void ensureTeacherScores(Session &session, const ModelPair &pair, const std::string &seeds, const TransferRecipe &recipe,
+                         at::Device device, Progress &progress)
 {
     if (session.hasSensitivity("teacher")) {
         checkSessionTeacher(session, pair.teacher.folder);
-        logLine("sensitivity: reading the teacher's scores from the session");
-        return loadSensitivity(session, "teacher");
+        logLine("sensitivity: the teacher's scores come from the session");
+        return;
     }
     if (seeds.empty())
         throw Error("the session has no teacher sensitivity; give --seeds FILE to compute it");
-    logLine("sensitivity: scoring the teacher on " + seeds);
-    SensitivityOptions options;
+    logLine("sensitivity: scoring the teacher on " + seeds + " (streamed, one layer at a time)");
+    StreamedSensitivityOptions options;
     options.metric = parseSensitivityMetric(recipe.sensitivityMetric);
     options.maxLength = recipe.maxLength;
-    const auto map = computeSensitivity(pair.teacher.model,
-                                        seedSamplesFromFile(*pair.tokenizer, seeds, recipe.maxLength,
-                                                            pair.teacher.config.maxPositionEmbeddings),
-                                        options, progress);
-    storeSensitivity(session, "teacher", map, pair.teacher.config.numHiddenLayers);
-    return map;
+    options.device = device;
+    const auto samples = seedSamplesFromFile(*pair.tokenizer, seeds, recipe.maxLength,
+                                             pair.teacher.config.maxPositionEmbeddings);
+    // A teacher too large for memory gets float16 scores, as `sensitivity` stores them.
+    storeStreamedSensitivity(&session, "teacher", pair.teacher.folder, samples, options, progress,
+                             tooLargeForMemory(pair.teacher.config) ? Session::ScoreStorage::Float16
+                                                                    : Session::ScoreStorage::Float32);
 }
 
 } // namespace
@@ -178,14 +180,6 @@ int launchLocal(const QStringList &arguments, int count)
     if (failures > 0)
         throw Error(std::to_string(failures) + " of " + std::to_string(count) + " data-parallel processes failed");
     return 0;
-}
-
-// The model's float32 size against the machine's memory: above half of it, the
-// in-memory path would not fit beside its gradients and scores.
-bool tooLargeForMemory(const ModelConfig &config)
-{
-    const double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
-    return physical > 0 && 4.0 * static_cast<double>(config.parameterCount()) > 0.5 * physical;
 }
 
 } // namespace
@@ -346,12 +340,14 @@ int runExtract(const QStringList &arguments)
     const auto out = required(parser, "out");
     LoadOptions load;
     load.device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
-    auto pair = loadModelPair(recipe.teacher, recipe.student, load);
+    // The teacher stays on disk: its matrices are read memory-mapped, one at a time.
+    auto pair = loadModelPair(recipe.teacher, recipe.student, load, TeacherWeights::Mapped);
     auto session = openOrCreate(required(parser, "session"));
     auto progress = consoleProgress();
-    const auto scores = teacherScores(session, pair, parser.value(QStringLiteral("seeds")).toStdString(), recipe, progress);
+    ensureTeacherScores(session, pair, parser.value(QStringLiteral("seeds")).toStdString(), recipe, load.device, progress);
+    const auto teacher = teacherFromSession(pair.teacher.folder, session, pair.teacher.config.numHiddenLayers);
 
-    const auto extraction = extractForRecipe(recipe, pair, scores, progress);
+    const auto extraction = extractForRecipe(recipe, pair.teacher.config, pair.student.config, teacher, progress);
     const auto &selection = extraction.selection;
     session.writeSelection(selection.teacherLayers, layerStrategyName(selection.strategy));
     for (const auto &m : extraction.matrices)
@@ -475,18 +471,20 @@ int runTransfer(const QStringList &arguments)
 
     LoadOptions load;
     load.device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
-    auto pair = loadModelPair(recipe.teacher, recipe.student, load);
+    auto pair = loadModelPair(recipe.teacher, recipe.student, load, TeacherWeights::Mapped);
     auto session = openOrCreate(out.filePath(QStringLiteral("session.h5")).toStdString());
     if (session.hasSensitivity("teacher"))   // before the new recipe replaces the recorded hashes
         checkSessionTeacher(session, pair.teacher.folder);
     session.setRecipe(recipe.toJson(), hashInputs(recipe.inputFiles()));
     auto progress = consoleProgress();
-    std::optional<SensitivityMap> scores;
-    if (recipe.init == "transfer")
-        scores = teacherScores(session, pair, recipe.seeds, recipe, progress);
+    std::optional<TeacherSource> teacher;
+    if (recipe.init == "transfer") {
+        ensureTeacherScores(session, pair, recipe.seeds, recipe, load.device, progress);
+        teacher = teacherFromSession(pair.teacher.folder, session, pair.teacher.config.numHiddenLayers);
+    }
 
     LlamaForCausalLM trained{nullptr};
-    const auto run = runCondition(recipe, recipe.init, pair, scores ? &*scores : nullptr, readTaskFile(recipe.train),
+    const auto run = runCondition(recipe, recipe.init, pair, teacher ? &*teacher : nullptr, readTaskFile(recipe.train),
                                   readTaskFile(recipe.eval), progress, {logLine, printTrainingStep}, &trained);
     if (run.extraction) {
         session.writeSelection(run.extraction->selection.teacherLayers, layerStrategyName(run.extraction->selection.strategy));
