@@ -1,7 +1,9 @@
 // The transfer commands end to end on a tiny demo pair built by `nugget-cli zoo`:
 // extract records a selection the session gives back, train continues from the
 // extracted adapter, transfer writes session + adapter + merged model, and bad pairs
-// are refused without leaving files behind.
+// are refused without leaving files behind. extract streams the teacher (mapped
+// weights, scores read from the session one matrix at a time) and writes the adapter
+// the in-memory extraction of the loaded teacher gives.
 
 #include "TestSupport.h"
 
@@ -9,6 +11,7 @@
 #include "io/Session.h"
 #include "model/LoraAdapters.h"
 #include "model/ModelFolder.h"
+#include "transfer/TransferRecipe.h"
 
 #include <QFile>
 #include <QJsonDocument>
@@ -85,6 +88,69 @@ private Q_SLOTS:
         torch::NoGradGuard noGrad;
         const auto ids = torch::tensor(std::vector<int64_t>{1, 20, 30, 40, 50}).unsqueeze(0);
         QVERIFY((student.model->forward(ids) - rebuilt.model->forward(ids)).abs().max().item<double>() < 1e-4);
+    }
+
+    void extractedAdapterEqualsTheInMemoryExtraction_data()
+    {
+        QTest::addColumn<QString>("pair");   // a folder holding teacher/, student/ and tasks/
+        QTest::addColumn<QString>("structure");
+        const QString builtIn = nugget::test::sourceDir() + QStringLiteral("/resources/demo");
+        QTest::newRow("zoo pair, submatrix") << path(QStringLiteral("demo")) << QStringLiteral("submatrix");
+        QTest::newRow("built-in pair (bf16 teacher), submatrix") << builtIn << QStringLiteral("submatrix");
+        QTest::newRow("built-in pair, rowcol") << builtIn << QStringLiteral("rowcol");
+        QTest::newRow("built-in pair, neuron") << builtIn << QStringLiteral("neuron");
+    }
+
+    void extractedAdapterEqualsTheInMemoryExtraction()
+    {
+        QFETCH(QString, pair);
+        QFETCH(QString, structure);
+        QTemporaryDir dir;
+        const QString teacher = pair + QStringLiteral("/teacher"), student = pair + QStringLiteral("/student");
+        const QString session = dir.filePath(QStringLiteral("s.h5")), out = dir.filePath(QStringLiteral("adapter"));
+        const auto run = runCli({QStringLiteral("extract"), QStringLiteral("--teacher"), teacher, QStringLiteral("--student"),
+                                 student, QStringLiteral("--session"), session, QStringLiteral("--seeds"),
+                                 pair + QStringLiteral("/tasks/transfer_seeds.jsonl"), QStringLiteral("--max-length"),
+                                 QStringLiteral("64"), QStringLiteral("--rank"), QStringLiteral("4"),
+                                 QStringLiteral("--structure"), structure, QStringLiteral("--device"),
+                                 QStringLiteral("cpu"), QStringLiteral("--out"), out});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+
+        // The same recipe in memory: the teacher loaded whole, every score in one map.
+        nugget::TransferRecipe recipe;
+        recipe.structure = structure.toStdString();
+        recipe.lora = {4, 4.0, 0.05};
+        auto models = nugget::loadModelPair(teacher.toStdString(), student.toStdString());
+        QVERIFY(models.teacher.model);
+        const auto recorded = nugget::Session::openReadOnly(session.toStdString());
+        const auto scores = nugget::loadSensitivity(recorded, "teacher");
+        nugget::Progress progress;
+        const auto extraction = nugget::extractForRecipe(recipe, models.teacher.config, models.student.config,
+                                                         nugget::teacherInMemory(models.teacher, scores), progress);
+        QCOMPARE(recorded.readSelection(), extraction.selection.teacherLayers);
+        const auto deltas = nugget::injectTransfer(models.student.model, extraction, recipe.lora);
+        const auto expected = nugget::adapterOf(models.student.model, student.toStdString());
+
+        auto close = [](const at::Tensor &actual, const at::Tensor &reference) {
+            return actual.sizes() == reference.sizes() &&
+                   (actual - reference).abs().max().item<double>() <= 1e-5 * reference.abs().max().item<double>();
+        };
+        const auto written = nugget::readPeftAdapter(out.toStdString());
+        QCOMPARE(written.settings.rank, int64_t(4));
+        QCOMPARE(written.factors.size(), expected.factors.size());
+        QCOMPARE(expected.factors.size(), extraction.matrices.size());
+        for (const auto &[name, factors] : expected.factors) {
+            QVERIFY2(written.factors.count(name), name.c_str());
+            QVERIFY2(close(written.factors.at(name).a, factors.a), name.c_str());
+            QVERIFY2(close(written.factors.at(name).b, factors.b), name.c_str());
+        }
+        const auto delta = nugget::readPeftAdapter(dir.filePath(QStringLiteral("adapter/delta")).toStdString());
+        QCOMPARE(delta.factors.size(), deltas.size());
+        for (const auto &[name, factors] : deltas) {
+            QVERIFY2(delta.factors.count(name), name.c_str());
+            QVERIFY2(close(delta.factors.at(name).a, factors.a), name.c_str());
+            QVERIFY2(close(delta.factors.at(name).b, -factors.b), name.c_str());
+        }
     }
 
     void trainContinuesFromTheExtractedAdapter()

@@ -127,6 +127,46 @@ private Q_SLOTS:
         QCOMPARE(int(window.selection()->chosen().size()), 4);
     }
 
+    void streamedSensitivityGivesTheInMemoryScores()
+    {
+        // The path the engine takes by itself for a model larger than half of the memory
+        // (tooLargeForMemory), asked for here on the demo teacher.
+        MainWindow window;
+        window.show();
+        QVERIFY(openDemo(window));
+        QSignalSpy updates(window.engine(), &WorkbenchEngine::sensitivityUpdated);
+        SensitivityRequest request;
+        request.maxLength = window.taskPanel()->maxLength();
+        request.similarity = false;
+        request.streamed = true;
+        QCOMPARE(waitFor(window, window.engine()->computeSensitivity(request)), JobState::Done);
+        QVERIFY(updates.count() >= 1);
+        const auto last = updates.last().at(0).value<ScoreGrid>();
+        QVERIFY(last.complete);
+        // Streamed scores complete per layer after all samples, never per sample as the
+        // in-memory pass reports them.
+        for (const auto &update : updates)
+            QCOMPARE(update.at(0).value<ScoreGrid>().sample, last.samples);
+
+        const auto pair = loadModelPair((demoDir() + QStringLiteral("/teacher")).toStdString(),
+                                        (demoDir() + QStringLiteral("/student")).toStdString());
+        const auto samples = seedSamples(*pair.tokenizer, readChatJsonl(demoTask().seeds.toStdString()),
+                                         request.maxLength);
+        Progress progress;
+        auto teacher = pair.teacher.model;
+        const auto full = computeSensitivity(teacher, samples, {}, progress).layerModuleTotals(6);
+        const int columns = last.columnLabels.size();
+        QCOMPARE(last.rowLabels.size(), 8);
+        for (int layer = 0; layer < 6; ++layer)
+            for (int c = 0; c < columns; ++c) {
+                const size_t cell = size_t(layer + 1) * size_t(columns) + size_t(c);
+                QVERIFY(std::abs(last.totals[cell] - full[layer][c].item<double>()) <= 1e-4 * std::abs(full[layer][c].item<double>()));
+            }
+        // The layer choice follows these scores as it does the in-memory ones.
+        QVERIFY(window.selection()->isComplete());
+        QCOMPARE(int(window.selection()->chosen().size()), 4);
+    }
+
     void clickingRowsChangesSelectionAndMapping()
     {
         MainWindow window;

@@ -6,6 +6,7 @@
 #include "text/Tokenizer.h"
 #include "transfer/Experiment.h"
 #include "transfer/LayerSimilarity.h"
+#include "transfer/StreamedSensitivity.h"
 #include "transfer/TransferRecipe.h"
 
 #include <QElapsedTimer>
@@ -423,6 +424,29 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
         auto score = [&](LoadedModel &model, const QString &side) {
             const auto &config = model.config;
             Throttle &throttle = job.results;
+            const int n = static_cast<int>(state.seedSamples.size());
+            // The same rule as nugget-cli sensitivity: above half of the memory, the
+            // in-memory pass (with a gradient for every weight) would not fit.
+            if (request.streamed || tooLargeForMemory(config)) {
+                StreamedSensitivityOptions streamed;
+                streamed.metric = options.metric;
+                streamed.maxLength = options.maxLength;
+                streamed.device = model.model->device();
+                SensitivityMap map;
+                map.metric = options.metric;
+                // Scores arrive per parameter, from the top layer down: the heatmap fills
+                // in layer by layer.
+                const auto result = computeStreamedSensitivity(
+                    config, TensorStore::openFolder(model.folder), state.seedSamples, streamed, *job.progress,
+                    [&](const std::string &name, const at::Tensor &scores) {
+                        map.scores[name] = scores.to(at::kCPU);
+                        if (throttle.due())
+                            Q_EMIT sensitivityUpdated(scoreGrid(side, map, config, n, n, 0, false));
+                    });
+                map.samples = result.samples;
+                Q_EMIT sensitivityUpdated(scoreGrid(side, map, config, n, n, 0, true));
+                return map;
+            }
             auto map = nugget::computeSensitivity(model.model, state.seedSamples, options, *job.progress,
                                           [&](const SensitivityProgress &p) {
                                               job.progress->report(double(p.sample) / double(p.samples),
@@ -435,7 +459,6 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
                                                                                       int(p.sample), int(p.samples),
                                                                                       p.loss, false));
                                           });
-            const int n = static_cast<int>(state.seedSamples.size());
             Q_EMIT sensitivityUpdated(scoreGrid(side, map, config, n, n, 0, true));
             return map;
         };

@@ -26,6 +26,9 @@ struct SensitivityRequest
     int maxLength = 256;                         // tokens per seed sample
     bool includeStudent = false;                 // also score the student
     bool similarity = true;                      // then the teacher x student layer CKA
+    // Score layer by layer from the mapped weights (core/transfer/StreamedSensitivity);
+    // automatic for a model whose float32 size exceeds half of this machine's memory.
+    bool streamed = false;
 };
 
 class WorkbenchEngine : public QObject

@@ -18,6 +18,7 @@
 #include "transfer/Extraction.h"
 #include "transfer/LayerSelection.h"
 #include "transfer/StreamedSensitivity.h"
+#include "transfer/TransferRecipe.h"
 
 #include <QDir>
 #include <QFile>
@@ -254,27 +255,17 @@ int benchScale(const QStringList &arguments)
     resetPeakResident();
     start = now();
     const auto session = Session::openReadOnly(sessionPath);
-    const auto [totals, modules] = session.readLayerTotals("teacher");
-    const auto perLayer = totals.sum(1);
-    std::vector<double> layerScores(perLayer.data_ptr<double>(), perLayer.data_ptr<double>() + perLayer.numel());
-    const auto selection = selectLayers(LayerStrategy::Sensitivity, layerScores, studentLayers);
+    const auto source = teacherFromSession(modelDir, session, layers);   // as nugget-cli extract reads it
+    const auto selection = selectLayers(LayerStrategy::Sensitivity, source.layerScores, studentLayers);
     ExtractionOptions options;
     options.rank = rank;
     options.randomizedSvd = true;
-    at::Tensor lastWeight;
     PeftAdapter adapter;
     adapter.settings = {rank, static_cast<double>(rank), 0.0};
     adapter.baseModel = "7B-shaped student";
     const auto extraction = extractKnowledge(
-        teacher,
-        [&](const std::string &name) {
-            if (lastWeight.defined())
-                releaseMappedPages(lastWeight);
-            lastWeight = store.tensor(name);
-            return lastWeight;
-        },
-        [&](const std::string &name) { return session.readSensitivity("teacher", name); }, student, selection,
-        options, progress, [&](const ExtractedMatrix &matrix) {
+        teacher, source.weights, source.scores, student, selection, options, progress,
+        [&](const ExtractedMatrix &matrix) {
             const bool embedding = matrix.student.module == TargetModule::Embed;
             // PEFT stores the embedding's delta transposed: A [rank, vocab], B [hidden, rank].
             adapter.factors[matrix.student.parameterName] =

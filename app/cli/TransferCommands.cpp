@@ -17,8 +17,6 @@
 #include <QJsonDocument>
 #include <QProcess>
 
-#include <unistd.h>
-
 #include <cstdio>
 
 namespace nugget::cli {
@@ -113,35 +111,87 @@ Session openOrCreate(const std::string &path)
     return QFileInfo::exists(QString::fromStdString(path)) ? Session::openForUpdate(path) : Session::create(path);
 }
 
-SensitivityMap teacherScores(Session &session, ModelPair &pair, const std::string &seeds, const TransferRecipe &recipe,
-                             Progress &progress)
+// Makes sure the session holds the teacher's scores: reused when present (once they are
+// known to belong to this teacher), else computed by the streamed sensitivity, so the
+// teacher is never loaded whole; the extraction then reads them one matrix at a time.
+void ensureTeacherScores(Session &session, const ModelPair &pair, const std::string &seeds, const TransferRecipe &recipe,
+                         at::Device device, Progress &progress)
 {
     if (session.hasSensitivity("teacher")) {
         checkSessionTeacher(session, pair.teacher.folder);
-        logLine("sensitivity: reading the teacher's scores from the session");
-        return loadSensitivity(session, "teacher");
+        logLine("sensitivity: the teacher's scores come from the session");
+        return;
     }
     if (seeds.empty())
         throw Error("the session has no teacher sensitivity; give --seeds FILE to compute it");
-    logLine("sensitivity: scoring the teacher on " + seeds);
-    SensitivityOptions options;
+    logLine("sensitivity: scoring the teacher on " + seeds + " (streamed, one layer at a time)");
+    StreamedSensitivityOptions options;
     options.metric = parseSensitivityMetric(recipe.sensitivityMetric);
     options.maxLength = recipe.maxLength;
-    const auto map = computeSensitivity(pair.teacher.model,
-                                        seedSamplesFromFile(*pair.tokenizer, seeds, recipe.maxLength,
-                                                            pair.teacher.config.maxPositionEmbeddings),
-                                        options, progress);
-    storeSensitivity(session, "teacher", map, pair.teacher.config.numHiddenLayers);
-    return map;
+    options.device = device;
+    const auto samples = seedSamplesFromFile(*pair.tokenizer, seeds, recipe.maxLength,
+                                             pair.teacher.config.maxPositionEmbeddings);
+    // A teacher too large for memory gets float16 scores, as `sensitivity` stores them.
+    storeStreamedSensitivity(&session, "teacher", pair.teacher.folder, samples, options, progress,
+                             tooLargeForMemory(pair.teacher.config) ? Session::ScoreStorage::Float16
+                                                                    : Session::ScoreStorage::Float32);
 }
 
-} // namespace
+// --world-size, --process-rank, --master and --launch: one set of data-parallel options
+// for every command that can run as a group. `rankAlias` also accepts --rank for the
+// process rank (sensitivity, which has no LoRA rank; train's --rank is the LoRA rank).
+void addDataParallelOptions(QCommandLineParser &parser, bool rankAlias)
+{
+    QStringList rankNames{QStringLiteral("process-rank")};
+    if (rankAlias)
+        rankNames.prepend(QStringLiteral("rank"));
+    parser.addOptions({
+        option("world-size", "Processes of a data-parallel group sharing the work (default 1).", "N", "1"),
+        QCommandLineOption(rankNames,
+                           QStringLiteral("This process's rank in the group, 0..N-1; rank 0 writes the outputs "
+                                          "(default 0)."),
+                           QStringLiteral("R"), QStringLiteral("0")),
+        option("master", "ADDR:PORT of rank 0's rendezvous store (default 127.0.0.1:29500).", "ADDR:PORT",
+               "127.0.0.1:29500"),
+        option("launch", "Start N local processes as one data-parallel group over loopback.", "N"),
+    });
+}
 
-namespace {
+struct GroupPlace
+{
+    int worldSize = 1;
+    int rank = 0;
+};
 
-// Runs this command as `count` local processes (ranks 0..count-1 on loopback), their
+// This process's place in the group the options describe, checked before any work.
+GroupPlace groupPlace(const QCommandLineParser &parser)
+{
+    GroupPlace place;
+    place.worldSize = static_cast<int>(integerOption(parser, QStringLiteral("world-size")));
+    place.rank = static_cast<int>(integerOption(parser, QStringLiteral("process-rank")));
+    if (place.worldSize < 1)
+        throw Error("--world-size expects a positive number of processes");
+    if (place.rank < 0 || place.rank >= place.worldSize)
+        throw Error("--process-rank " + std::to_string(place.rank) + " is outside the group of " +
+                    std::to_string(place.worldSize) + " processes (0.." + std::to_string(place.worldSize - 1) + ")");
+    return place;
+}
+
+// Joins the group (returns once every rank has joined); null for a single process.
+std::unique_ptr<DataParallelGroup> joinGroup(const QCommandLineParser &parser, const GroupPlace &place)
+{
+    if (place.worldSize <= 1)
+        return nullptr;
+    DataParallelOptions dp;
+    dp.worldSize = place.worldSize;
+    dp.rank = place.rank;
+    dp.master = parser.value(QStringLiteral("master")).toStdString();
+    return std::make_unique<DataParallelGroup>(dp);
+}
+
+// Runs `command` as `count` local processes (ranks 0..count-1 on loopback), their
 // output passed through; fails when any of them fails.
-int launchLocal(const QStringList &arguments, int count)
+int launchLocal(const QString &command, const QStringList &arguments, int count)
 {
     if (count < 1)
         throw Error("--launch expects a positive number of processes");
@@ -162,9 +212,10 @@ int launchLocal(const QStringList &arguments, int count)
         auto process = std::make_unique<QProcess>();
         process->setProcessChannelMode(QProcess::ForwardedChannels);
         process->start(QCoreApplication::applicationFilePath(),
-                       QStringList{QStringLiteral("sensitivity")} + forwarded +
-                           QStringList{QStringLiteral("--world-size"), QString::number(count), QStringLiteral("--rank"),
-                                       QString::number(rank), QStringLiteral("--master"), master});
+                       QStringList{command} + forwarded +
+                           QStringList{QStringLiteral("--world-size"), QString::number(count),
+                                       QStringLiteral("--process-rank"), QString::number(rank),
+                                       QStringLiteral("--master"), master});
         if (!process->waitForStarted())
             throw Error("cannot start rank " + std::to_string(rank) + ": " + process->errorString().toStdString());
         processes.push_back(std::move(process));
@@ -178,14 +229,6 @@ int launchLocal(const QStringList &arguments, int count)
     if (failures > 0)
         throw Error(std::to_string(failures) + " of " + std::to_string(count) + " data-parallel processes failed");
     return 0;
-}
-
-// The model's float32 size against the machine's memory: above half of it, the
-// in-memory path would not fit beside its gradients and scores.
-bool tooLargeForMemory(const ModelConfig &config)
-{
-    const double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
-    return physical > 0 && 4.0 * static_cast<double>(config.parameterCount()) > 0.5 * physical;
 }
 
 } // namespace
@@ -207,26 +250,23 @@ int runSensitivity(const QStringList &arguments)
                               "float32).", "DTYPE"),
         option("scratch", "Folder for hidden states that do not fit in memory when streamed (default: the system's "
                           "temporary folder).", "DIR"),
-        option("world-size", "Processes of a data-parallel group sharing the seed samples (default 1).", "N", "1"),
-        option("rank", "This process's rank in the group, 0..N-1; rank 0 writes the session (default 0).", "R", "0"),
-        option("master", "ADDR:PORT of rank 0's rendezvous store (default 127.0.0.1:29500).", "ADDR:PORT",
-               "127.0.0.1:29500"),
-        option("launch", "Start N local processes as one data-parallel group over loopback.", "N"),
     });
+    addDataParallelOptions(parser, true);
     parseOrExit(parser, arguments,
                 QStringLiteral("Scores every parameter of a model by its sensitivity on seed samples (one forward and "
                                "backward pass per sample, batch size 1) and stores the scores, per-layer totals and "
                                "the metric in the session."));
     if (parser.isSet(QStringLiteral("launch")))
-        return launchLocal(arguments, static_cast<int>(integerOption(parser, QStringLiteral("launch"))));
+        return launchLocal(QStringLiteral("sensitivity"), arguments,
+                           static_cast<int>(integerOption(parser, QStringLiteral("launch"))));
     const auto side = parser.value(QStringLiteral("side")).toStdString();
     if (side != "teacher" && side != "student")
         throw Error("--side expects teacher or student");
     const auto metric = parseSensitivityMetric(parser.value(QStringLiteral("metric")).toStdString());
     const auto folder = required(parser, "model");
     const auto config = readFolderConfig(folder);
-    const int worldSize = static_cast<int>(integerOption(parser, QStringLiteral("world-size")));
-    const int rank = static_cast<int>(integerOption(parser, QStringLiteral("rank")));
+    const auto place = groupPlace(parser);
+    const int worldSize = place.worldSize, rank = place.rank;
     const bool streamed = parser.isSet(QStringLiteral("streamed")) || worldSize > 1 || tooLargeForMemory(config);
     const auto scoreDtype = parser.value(QStringLiteral("score-dtype")).toStdString();
     if (!scoreDtype.empty() && scoreDtype != "float32" && scoreDtype != "float16")
@@ -247,14 +287,7 @@ int runSensitivity(const QStringList &arguments)
                                       config.maxPositionEmbeddings);
 
     const auto out = required(parser, "out");
-    std::unique_ptr<DataParallelGroup> group;
-    if (worldSize > 1) {
-        DataParallelOptions dp;
-        dp.worldSize = worldSize;
-        dp.rank = rank;
-        dp.master = parser.value(QStringLiteral("master")).toStdString();
-        group = std::make_unique<DataParallelGroup>(dp);
-    }
+    const auto group = joinGroup(parser, place);
     const bool writer = rank == 0;
     std::optional<Session> session;
     if (writer)
@@ -346,12 +379,14 @@ int runExtract(const QStringList &arguments)
     const auto out = required(parser, "out");
     LoadOptions load;
     load.device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
-    auto pair = loadModelPair(recipe.teacher, recipe.student, load);
+    // The teacher stays on disk: its matrices are read memory-mapped, one at a time.
+    auto pair = loadModelPair(recipe.teacher, recipe.student, load, TeacherWeights::Mapped);
     auto session = openOrCreate(required(parser, "session"));
     auto progress = consoleProgress();
-    const auto scores = teacherScores(session, pair, parser.value(QStringLiteral("seeds")).toStdString(), recipe, progress);
+    ensureTeacherScores(session, pair, parser.value(QStringLiteral("seeds")).toStdString(), recipe, load.device, progress);
+    const auto teacher = teacherFromSession(pair.teacher.folder, session, pair.teacher.config.numHiddenLayers);
 
-    const auto extraction = extractForRecipe(recipe, pair, scores, progress);
+    const auto extraction = extractForRecipe(recipe, pair.teacher.config, pair.student.config, teacher, progress);
     const auto &selection = extraction.selection;
     session.writeSelection(selection.teacherLayers, layerStrategyName(selection.strategy));
     for (const auto &m : extraction.matrices)
@@ -386,7 +421,15 @@ int runTrain(const QStringList &arguments)
         option("merged", "Also write the merged model (base + adapters) as a model folder here.", "DIR"),
     });
     addRecipeOptions(parser);
-    parseOrExit(parser, arguments, QStringLiteral("Fine-tunes LoRA adapters on a student model."));
+    addDataParallelOptions(parser, false);
+    parseOrExit(parser, arguments,
+                QStringLiteral("Fine-tunes LoRA adapters on a student model. With --world-size N every process "
+                               "runs its share of each batch's micro-batches and the gradients are summed over "
+                               "the group before each step; rank 0 writes the outputs."));
+    if (parser.isSet(QStringLiteral("launch")))
+        return launchLocal(QStringLiteral("train"), arguments,
+                           static_cast<int>(integerOption(parser, QStringLiteral("launch"))));
+    const auto place = groupPlace(parser);
     auto recipe = recipeFromOptions(parser);
     recipe.student = required(parser, "student");
     const auto out = required(parser, "out");
@@ -424,9 +467,19 @@ int runTrain(const QStringList &arguments)
     options.seed = recipe.seed;
     options.maxLength = recipe.maxLength;
     options.padId = tokenizer->eosId();
-    auto progress = consoleProgress();
-    run.training = trainLora(student.model, trainingDocuments(*tokenizer, readTaskFile(required(parser, "train")), recipe.maxLength),
-                             {}, options, progress, printTrainingStep);
+    const auto documents = trainingDocuments(*tokenizer, readTaskFile(required(parser, "train")), recipe.maxLength);
+    // Joined only now: a bad file fails this rank before the others wait for it.
+    const auto group = joinGroup(parser, place);
+    options.rank = place.rank;
+    options.worldSize = place.worldSize;
+    if (group)
+        options.allReduce = [&](at::Tensor &t) { group->allReduceSum(t); };
+    const bool writer = place.rank == 0;
+    auto progress = writer ? consoleProgress() : Progress();
+    run.training = trainLora(student.model, documents, {}, options, progress,
+                             writer ? std::function<void(const TrainingStep &)>(printTrainingStep) : nullptr);
+    if (!writer)   // every rank holds the same adapters; one writes them
+        return 0;
     exportRunAdapters(student.model, run, out, recipe.student);
     if (parser.isSet(QStringLiteral("eval"))) {
         const auto result = evaluateForRecipe(recipe, student.model, *tokenizer,
@@ -475,18 +528,20 @@ int runTransfer(const QStringList &arguments)
 
     LoadOptions load;
     load.device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
-    auto pair = loadModelPair(recipe.teacher, recipe.student, load);
+    auto pair = loadModelPair(recipe.teacher, recipe.student, load, TeacherWeights::Mapped);
     auto session = openOrCreate(out.filePath(QStringLiteral("session.h5")).toStdString());
     if (session.hasSensitivity("teacher"))   // before the new recipe replaces the recorded hashes
         checkSessionTeacher(session, pair.teacher.folder);
     session.setRecipe(recipe.toJson(), hashInputs(recipe.inputFiles()));
     auto progress = consoleProgress();
-    std::optional<SensitivityMap> scores;
-    if (recipe.init == "transfer")
-        scores = teacherScores(session, pair, recipe.seeds, recipe, progress);
+    std::optional<TeacherSource> teacher;
+    if (recipe.init == "transfer") {
+        ensureTeacherScores(session, pair, recipe.seeds, recipe, load.device, progress);
+        teacher = teacherFromSession(pair.teacher.folder, session, pair.teacher.config.numHiddenLayers);
+    }
 
     LlamaForCausalLM trained{nullptr};
-    const auto run = runCondition(recipe, recipe.init, pair, scores ? &*scores : nullptr, readTaskFile(recipe.train),
+    const auto run = runCondition(recipe, recipe.init, pair, teacher ? &*teacher : nullptr, readTaskFile(recipe.train),
                                   readTaskFile(recipe.eval), progress, {logLine, printTrainingStep}, &trained);
     if (run.extraction) {
         session.writeSelection(run.extraction->selection.teacherLayers, layerStrategyName(run.extraction->selection.strategy));

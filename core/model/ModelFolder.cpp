@@ -77,11 +77,20 @@ std::string needed(const ModelConfig &config, at::ScalarType dtype)
 
 } // namespace
 
+LoadedModel describeModelFolder(const std::string &dir)
+{
+    LoadedModel described;
+    described.folder = dir;
+    described.config = readFolderConfig(dir);
+    const auto tokenizer = QDir(QString::fromStdString(dir)).filePath(QStringLiteral("tokenizer.model"));
+    if (QFileInfo::exists(tokenizer))
+        described.tokenizerPath = tokenizer.toStdString();
+    return described;
+}
+
 LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options)
 {
-    LoadedModel loaded;
-    loaded.folder = dir;
-    loaded.config = readFolderConfig(dir);
+    auto loaded = describeModelFolder(dir);
     const auto store = TensorStore::openFolder(dir);
     // Messages name the weights file when there is one (else the sharded folder).
     const auto files = store.files();
@@ -100,9 +109,6 @@ LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options)
         throw Error(dir + ": out of memory while loading the model (" + needed(loaded.config, options.dtype) + ")");
     }
     loaded.model->eval();
-    const auto tokenizer = QDir(QString::fromStdString(dir)).filePath(QStringLiteral("tokenizer.model"));
-    if (QFileInfo::exists(tokenizer))
-        loaded.tokenizerPath = tokenizer.toStdString();
     return loaded;
 }
 

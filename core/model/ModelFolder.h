@@ -29,6 +29,10 @@ struct LoadedModel
 // missing folder or config, a missing tensor, a shape mismatch, or non-finite weights.
 LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options = {});
 
+// The folder, config and tokenizer path with the same checks, without loading the
+// weights (`model` stays null): for a model whose weights are read memory-mapped.
+LoadedModel describeModelFolder(const std::string &dir);
+
 // DIR/config.json without loading the weights, with the same checks loadModelFolder
 // makes first: the folder and its config exist, and the config does not describe far
 // more values than the weights hold.

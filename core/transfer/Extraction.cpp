@@ -62,6 +62,11 @@ Extraction extractKnowledge(const ModelConfig &teacher, const TensorLookup &teac
                         "x" + std::to_string(shape[1]) + ": the teacher must be at least as large as the student");
         matrix.indices = reduceIndices(scores, shape[0], shape[1], options.structure, options.seed + i);
         const auto reduced = gatherReduced(weight, matrix.indices).to(at::kFloat);
+        // Mapped weights are not checked at load, as loaded ones are: a damaged value
+        // must not pass silently into the SVD.
+        if (!reduced.isfinite().all().item<bool>())
+            throw Error("'" + matrix.teacherParameter + "' holds non-finite values (NaN or infinity) in the rows and "
+                        "columns kept; the teacher's weights are damaged");
         const int64_t rank = std::min({options.rank, shape[0], shape[1]});
         matrix.factors = options.randomizedSvd
                              ? factorizeRandomized(reduced, rank, options.split, options.svdPrecision, 16, 4, options.seed + i)

@@ -355,6 +355,12 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
     return result;
 }
 
+bool tooLargeForMemory(const ModelConfig &config)
+{
+    const double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+    return physical > 0 && 4.0 * static_cast<double>(config.parameterCount()) > 0.5 * physical;
+}
+
 StreamedSensitivityResult storeStreamedSensitivity(Session *session, const std::string &side,
                                                    const std::string &folder, const std::vector<SeedSample> &samples,
                                                    const StreamedSensitivityOptions &options, Progress &progress,

@@ -70,6 +70,11 @@ StreamedSensitivityResult storeStreamedSensitivity(Session *session, const std::
                                                    const StreamedSensitivityOptions &options, Progress &progress,
                                                    Session::ScoreStorage storage = Session::ScoreStorage::Float32);
 
+// True when the model's float32 size exceeds half of this machine's memory: the
+// in-memory path (the whole model plus its gradients and scores) would not fit, so the
+// CLI and the workbench take the streamed one.
+bool tooLargeForMemory(const ModelConfig &config);
+
 // Drops the resident pages of a tensor handed out by a TensorStore (a private mapping
 // never written to) once its values have been copied; the kernel reads them again from
 // the file if they are touched later. Keeps the resident set near one tensor while a

@@ -5,6 +5,7 @@
 #include "text/Tokenizer.h"
 #include "io/AtomicFolder.h"
 #include "io/FileHash.h"
+#include "transfer/StreamedSensitivity.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -159,10 +160,12 @@ std::map<std::string, std::string> hashInputs(const std::vector<std::string> &fi
     return hashes;
 }
 
-ModelPair loadModelPair(const std::string &teacherDir, const std::string &studentDir, const LoadOptions &options)
+ModelPair loadModelPair(const std::string &teacherDir, const std::string &studentDir, const LoadOptions &options,
+                        TeacherWeights teacherWeights)
 {
     ModelPair pair;
-    pair.teacher = loadModelFolder(teacherDir, options);
+    pair.teacher = teacherWeights == TeacherWeights::Loaded ? loadModelFolder(teacherDir, options)
+                                                            : describeModelFolder(teacherDir);
     pair.student = loadModelFolder(studentDir, options);
     if (pair.teacher.tokenizerPath.empty())
         throw Error(teacherDir + ": no tokenizer.model in the teacher's folder");
@@ -291,21 +294,71 @@ void checkSessionTeacher(const Session &session, const std::string &teacherDir)
                 "...) is not among the session's recorded inputs; use a new session file for this teacher");
 }
 
-Extraction extractForRecipe(const TransferRecipe &recipe, ModelPair &pair, const SensitivityMap &teacherScores,
-                            Progress &progress)
+TeacherSource teacherInMemory(const LoadedModel &teacher, const SensitivityMap &scores)
 {
-    const auto selection = selectLayers(recipe.layers, teacherScores.layerTotals(pair.teacher.config.numHiddenLayers),
-                                        pair.student.config.numHiddenLayers, recipe.seed);
+    if (!teacher.model)
+        throw Error(teacher.folder + ": the teacher's weights are not loaded");
+    TeacherSource source;
+    source.weights = [weights = teacher.model->named_parameters()](const std::string &n) { return weights[n].detach(); };
+    source.scores = [&scores](const std::string &n) { return scores.at(n); };
+    source.layerScores = scores.layerTotals(teacher.config.numHiddenLayers);
+    return source;
+}
+
+TeacherSource teacherFromSession(const std::string &teacherDir, const Session &session, int64_t teacherLayers)
+{
+    if (!session.hasSensitivity("teacher"))
+        throw Error(session.path() + ": the session has no teacher sensitivity");
+    TeacherSource source;
+    if (session.hasLayerTotals("teacher")) {
+        const auto totals = session.readLayerTotals("teacher").first;
+        if (totals.dim() != 2 || totals.size(0) != teacherLayers)
+            throw Error(session.path() + ": the teacher's per-layer totals cover " +
+                        std::to_string(totals.dim() == 2 ? totals.size(0) : 0) + " layers but " + teacherDir +
+                        "/config.json has " + std::to_string(teacherLayers) + "; the session belongs to another model");
+        const auto perLayer = totals.sum(1).contiguous();
+        source.layerScores.assign(perLayer.data_ptr<double>(), perLayer.data_ptr<double>() + perLayer.numel());
+    } else {
+        // Older sessions without totals: sum each layer's scores, one tensor at a time.
+        source.layerScores.assign(static_cast<size_t>(teacherLayers), 0.0);
+        const std::string prefix = "model.layers.";
+        for (const auto &name : session.sensitivityParameters("teacher")) {
+            if (name.rfind(prefix, 0) != 0)
+                continue;
+            const auto layer = std::stoll(name.substr(prefix.size()));
+            if (layer >= 0 && layer < teacherLayers)
+                source.layerScores[static_cast<size_t>(layer)] +=
+                    session.readSensitivity("teacher", name).sum(at::kDouble).item<double>();
+        }
+    }
+    struct Mapped
+    {
+        TensorStore store;
+        at::Tensor last;
+    };
+    auto mapped = std::make_shared<Mapped>(Mapped{TensorStore::openFolder(teacherDir), {}});
+    source.weights = [mapped](const std::string &name) {
+        // The previous matrix has been reduced and copied by now.
+        if (mapped->last.defined())
+            releaseMappedPages(mapped->last);
+        mapped->last = mapped->store.tensor(name);
+        return mapped->last;
+    };
+    source.scores = [&session](const std::string &name) { return session.readSensitivity("teacher", name); };
+    return source;
+}
+
+Extraction extractForRecipe(const TransferRecipe &recipe, const ModelConfig &teacher, const ModelConfig &student,
+                            const TeacherSource &source, Progress &progress)
+{
+    const auto selection = selectLayers(recipe.layers, source.layerScores, student.numHiddenLayers, recipe.seed);
     ExtractionOptions options;
     options.structure = parseReductionStructure(recipe.structure);
     options.origin = parseTransferOrigin(recipe.origin);
     options.rank = recipe.lora.rank;
     options.split = parseFactorSplit(recipe.split);
     options.seed = recipe.seed;
-    auto weights = pair.teacher.model->named_parameters();
-    return extractKnowledge(
-        pair.teacher.config, [&](const std::string &n) { return weights[n].detach(); },
-        [&](const std::string &n) { return teacherScores.at(n); }, pair.student.config, selection, options, progress);
+    return extractKnowledge(teacher, source.weights, source.scores, student, selection, options, progress);
 }
 
 EvalResult evaluateForRecipe(const TransferRecipe &recipe, LlamaForCausalLM &model, const Tokenizer &tokenizer,
@@ -321,6 +374,17 @@ EvalResult evaluateForRecipe(const TransferRecipe &recipe, LlamaForCausalLM &mod
 
 RunReport runCondition(const TransferRecipe &recipe, const std::string &name, ModelPair &pair,
                        const SensitivityMap *teacherScores, const std::vector<ChatExample> &train,
+                       const std::vector<ChatExample> &eval, Progress &progress, const RunCallbacks &callbacks,
+                       LlamaForCausalLM *trained)
+{
+    std::optional<TeacherSource> teacher;
+    if (teacherScores)
+        teacher = teacherInMemory(pair.teacher, *teacherScores);
+    return runCondition(recipe, name, pair, teacher ? &*teacher : nullptr, train, eval, progress, callbacks, trained);
+}
+
+RunReport runCondition(const TransferRecipe &recipe, const std::string &name, ModelPair &pair,
+                       const TeacherSource *teacher, const std::vector<ChatExample> &train,
                        const std::vector<ChatExample> &eval, Progress &progress, const RunCallbacks &callbacks,
                        LlamaForCausalLM *trained)
 {
@@ -341,9 +405,9 @@ RunReport runCondition(const TransferRecipe &recipe, const std::string &name, Mo
     const auto split = parseFactorSplit(recipe.split);
 
     if (recipe.init == "transfer") {
-        if (!teacherScores)
+        if (!teacher)
             throw Error("a transfer run needs the teacher's sensitivity scores");
-        run.extraction = extractForRecipe(recipe, pair, *teacherScores, progress);
+        run.extraction = extractForRecipe(recipe, pair.teacher.config, pair.student.config, *teacher, progress);
         run.initialAdapters = injectTransfer(student, *run.extraction, recipe.lora);
         log("injected " + std::to_string(run.extraction->matrices.size()) + " teacher-derived adapters");
     } else if (recipe.init == "lora") {

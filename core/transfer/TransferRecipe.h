@@ -58,10 +58,15 @@ struct ModelPair
     LoadedModel teacher, student;
     std::shared_ptr<Tokenizer> tokenizer;   // shared by both
 };
+// How loadModelPair takes the teacher: loaded whole, or only described (config and
+// tokenizer checked, `teacher.model` left null) for an extraction that reads its
+// weights memory-mapped, one matrix at a time (teacherFromSession).
+enum class TeacherWeights { Loaded, Mapped };
 // Throws Error when a folder lacks a tokenizer, the tokenizers or vocabulary sizes
 // differ, or the teacher is not larger than the student in every dimension a transfer
 // reduces.
-ModelPair loadModelPair(const std::string &teacherDir, const std::string &studentDir, const LoadOptions &options = {});
+ModelPair loadModelPair(const std::string &teacherDir, const std::string &studentDir, const LoadOptions &options = {},
+                        TeacherWeights teacherWeights = TeacherWeights::Loaded);
 
 std::vector<SeedSample> seedSamples(const Tokenizer &tokenizer, const std::vector<ChatExample> &examples, int64_t maxLength);
 // The examples of a task file; throws Error naming the file when it holds none.
@@ -86,9 +91,24 @@ void checkSessionTeacher(const Session &session, const std::string &teacherDir);
 // sha256 of each input file, for the session's record.
 std::map<std::string, std::string> hashInputs(const std::vector<std::string> &files);
 
+// Where an extraction reads the teacher's matrices and their scores, one at a time.
+struct TeacherSource
+{
+    TensorLookup weights, scores;
+    std::vector<double> layerScores;   // total score per teacher layer, for the layer selection
+};
+// A loaded teacher and its scores in memory (the workbench, experiments).
+TeacherSource teacherInMemory(const LoadedModel &teacher, const SensitivityMap &scores);
+// The teacher's checkpoint memory-mapped and its scores read from the session as each
+// matrix is reached: only that matrix and its scores are resident (the previous
+// matrix's mapped pages are dropped). Layer scores come from the session's per-layer
+// totals. The session must outlive the source. Throws Error naming the session when it
+// has no teacher scores or its totals cover another layer count.
+TeacherSource teacherFromSession(const std::string &teacherDir, const Session &session, int64_t teacherLayers);
+
 // Layer selection, reduction and factorisation of the teacher as the recipe says.
-Extraction extractForRecipe(const TransferRecipe &recipe, ModelPair &pair, const SensitivityMap &teacherScores,
-                            Progress &progress);
+Extraction extractForRecipe(const TransferRecipe &recipe, const ModelConfig &teacher, const ModelConfig &student,
+                            const TeacherSource &source, Progress &progress);
 // The recipe's metric on `examples` (exact match, answer number or multiple choice).
 EvalResult evaluateForRecipe(const TransferRecipe &recipe, LlamaForCausalLM &model, const Tokenizer &tokenizer,
                              const std::vector<ChatExample> &examples, Progress &progress);
@@ -115,6 +135,11 @@ struct RunCallbacks
 // (`recipe.init`), train (skipped for "none"), evaluate. `teacherScores` is needed for
 // "transfer" only. Leaves the trained student in `pair.student.model` state untouched:
 // the run works on its own reloaded copy, returned through `trained` when given.
+RunReport runCondition(const TransferRecipe &recipe, const std::string &name, ModelPair &pair,
+                       const TeacherSource *teacher, const std::vector<ChatExample> &train,
+                       const std::vector<ChatExample> &eval, Progress &progress, const RunCallbacks &callbacks = {},
+                       LlamaForCausalLM *trained = nullptr);
+// The same with the teacher loaded in `pair` and its scores in memory.
 RunReport runCondition(const TransferRecipe &recipe, const std::string &name, ModelPair &pair,
                        const SensitivityMap *teacherScores, const std::vector<ChatExample> &train,
                        const std::vector<ChatExample> &eval, Progress &progress, const RunCallbacks &callbacks = {},
