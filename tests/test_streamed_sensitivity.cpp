@@ -137,6 +137,78 @@ private Q_SLOTS:
         QVERIFY(torch::allclose(result.layerModuleTotals, totals, 1e-4, 1e-12));
     }
 
+    // bfloat16 weights and hidden states round every product to 8 significant bits;
+    // scores still sum in float32. What a user relies on: the same per-layer picture
+    // (totals within a few percent, the same order of layers), each matrix's scores
+    // close to the float32 ones, and a visible difference (it really ran in bfloat16).
+    void bfloat16ComputeStaysCloseToFloat32_data()
+    {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<QString>("metric");
+        QTest::addColumn<bool>("spill");
+        QTest::newRow("demo teacher, taylor") << QStringLiteral("demo") << QStringLiteral("taylor") << false;
+        QTest::newRow("demo teacher, fisher, spilled") << QStringLiteral("demo") << QStringLiteral("fisher") << true;
+        QTest::newRow("stories260K (tied), taylor") << QStringLiteral("stories") << QStringLiteral("taylor") << false;
+    }
+
+    void bfloat16ComputeStaysCloseToFloat32()
+    {
+        QFETCH(QString, model);
+        QFETCH(QString, metric);
+        QFETCH(bool, spill);
+        std::string folder;
+        std::vector<SeedSample> samples;
+        if (model == QStringLiteral("demo")) {
+            folder = demoTeacher().toStdString();
+            samples = demoSeeds(3);
+        } else {
+            NUGGET_REQUIRE_SHARED("models/stories260K/model.safetensors");
+            folder = test::sharedPath(QStringLiteral("models/stories260K")).toStdString();
+            samples = randomSeeds(3, 512, 24);
+        }
+        StreamedSensitivityOptions options;
+        options.metric = parseSensitivityMetric(metric.toStdString());
+        StreamedSensitivityResult exactResult, roundedResult;
+        const auto exact = streamed(folder, samples, options, &exactResult);
+        options.computeDtype = at::kBFloat16;
+        if (spill)
+            options.inMemoryActivationBytes = 0;
+        const auto rounded = streamed(folder, samples, options, &roundedResult);
+        QCOMPARE(roundedResult.spilled, spill);
+
+        QCOMPARE(rounded.size(), exact.size());
+        double largestDifference = 0;
+        for (const auto &[name, reference] : exact) {
+            const auto found = rounded.find(name);
+            QVERIFY2(found != rounded.end(), name.c_str());
+            const auto &scores = found->second;
+            QCOMPARE(scores.scalar_type(), at::kFloat);
+            QCOMPARE(scores.sizes(), reference.sizes());
+            QVERIFY2(torch::isfinite(scores).all().item<bool>(), name.c_str());
+            const double mass = reference.abs().sum().item<double>();
+            if (mass == 0)
+                continue;
+            const double relativeL1 = (scores - reference).abs().sum().item<double>() / mass;
+            largestDifference = std::max(largestDifference, relativeL1);
+            QVERIFY2(relativeL1 < 0.1, qPrintable(QStringLiteral("%1: relative L1 difference %2")
+                                                      .arg(QString::fromStdString(name)).arg(relativeL1)));
+        }
+        QVERIFY2(largestDifference > 1e-4, "bfloat16 scores equal the float32 ones: the option had no effect");
+
+        const auto exactTotals = exactResult.layerModuleTotals, roundedTotals = roundedResult.layerModuleTotals;
+        const double totalsDifference =
+            ((roundedTotals - exactTotals).abs() / exactTotals.abs().clamp_min(1e-30)).max().item<double>();
+        // Fisher squares the gradient: twice its relative rounding error.
+        const double tolerance = options.metric == SensitivityMetric::Fisher ? 0.06 : 0.03;
+        QVERIFY2(totalsDifference < tolerance, qPrintable(QStringLiteral("layer-module totals differ by %1").arg(totalsDifference)));
+        QVERIFY(torch::equal(std::get<1>(exactTotals.sum(1).sort()), std::get<1>(roundedTotals.sum(1).sort())));
+        QCOMPARE(roundedResult.losses.size(), exactResult.losses.size());
+        for (size_t i = 0; i < exactResult.losses.size(); ++i)
+            QVERIFY(std::abs(roundedResult.losses[i] - exactResult.losses[i]) < 0.01 * std::abs(exactResult.losses[i]));
+        qInfo("largest relative L1 difference of a matrix %.3g, of a layer-module total %.3g", largestDifference,
+              totalsDifference);
+    }
+
     void storesIntoSessionAndLoadsBack()
     {
         const auto folder = demoTeacher().toStdString();

@@ -203,6 +203,35 @@ private Q_SLOTS:
         QVERIFY(!QFile::exists(path(QStringLiteral("swapped"))));
     }
 
+    // --compute-dtype bfloat16 scores the teacher in bfloat16 (said on stderr) with layer
+    // totals close to float32's; an unknown dtype is refused before any file is written.
+    void sensitivityComputesInTheChosenDtype()
+    {
+        auto sensitivity = [&](const QString &out, const QString &dtype) {
+            return runCli({QStringLiteral("sensitivity"), QStringLiteral("--model"), QStringLiteral("demo/teacher"),
+                           QStringLiteral("--seeds"), QStringLiteral("demo/tasks/transfer_seeds.jsonl"),
+                           QStringLiteral("--out"), out, QStringLiteral("--streamed"), QStringLiteral("--compute-dtype"),
+                           dtype},
+                          m_dir.path());
+        };
+        for (const auto &dtype : {QStringLiteral("float32"), QStringLiteral("bfloat16")}) {
+            const auto run = sensitivity(dtype + QStringLiteral(".h5"), dtype);
+            QVERIFY2(run.exitCode == 0, run.err.constData());
+            QVERIFY2(run.err.contains("computing in " + dtype.toUtf8()), run.err.constData());
+        }
+        const auto exact = nugget::Session::openReadOnly(path(QStringLiteral("float32.h5")).toStdString());
+        const auto rounded = nugget::Session::openReadOnly(path(QStringLiteral("bfloat16.h5")).toStdString());
+        const auto exactTotals = std::get<0>(exact.readLayerTotals("teacher")).sum(1);
+        const auto roundedTotals = std::get<0>(rounded.readLayerTotals("teacher")).sum(1);
+        QVERIFY(!torch::equal(exactTotals, roundedTotals));
+        QVERIFY(torch::allclose(roundedTotals, exactTotals, 0.03, 0));
+
+        const auto bad = sensitivity(QStringLiteral("bad-dtype.h5"), QStringLiteral("float8"));
+        QCOMPARE(bad.exitCode, 1);
+        QVERIFY2(bad.err.contains("unknown compute dtype 'float8'"), bad.err.constData());
+        QVERIFY(!QFile::exists(path(QStringLiteral("bad-dtype.h5"))));
+    }
+
     void aBadSeedFileLeavesNoSession()
     {
         QFile bad(path(QStringLiteral("bad.jsonl")));

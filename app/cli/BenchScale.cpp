@@ -141,6 +141,7 @@ int benchScale(const QStringList &arguments)
         {QStringLiteral("tokens"), QStringLiteral("Tokens per sample (default 64)."), QStringLiteral("T"), QStringLiteral("64")},
         {QStringLiteral("rank"), QStringLiteral("Adapter rank (default 16)."), QStringLiteral("R"), QStringLiteral("16")},
         {QStringLiteral("keep"), QStringLiteral("Keep the generated files.")},
+        {QStringLiteral("float32-only"), QStringLiteral("Skip the second sensitivity run in bfloat16 compute.")},
     });
     parseOrExit(parser, arguments,
                 QStringLiteral("Streamed sensitivity and extraction at LLaMA-2 13B -> 7B shapes on random bf16 "
@@ -160,9 +161,12 @@ int benchScale(const QStringList &arguments)
 
     const auto teacher = llamaShape(5120, 13824, layers, 40);
     const auto student = llamaShape(4096, 11008, studentLayers, 32);
+    const bool compareBfloat16 = !parser.isSet(QStringLiteral("float32-only"));
     const auto matmul = measureMatmul(1024, 10);
-    std::printf("machine: %d intra-op threads, fp32 matmul 1024^3: %.1f GFLOP/s (best of 10)\n", at::get_num_threads(),
-                matmul.gflops);
+    const auto matmulBf16 = measureMatmul(1024, 10, at::kCPU, at::kBFloat16);
+    std::printf("machine: %d intra-op threads, matmul 1024^3 (best of 10): fp32 %.1f GFLOP/s, bf16 %.1f GFLOP/s "
+                "(%.2fx)\n",
+                at::get_num_threads(), matmul.gflops, matmulBf16.gflops, matmulBf16.gflops / matmul.gflops);
     std::printf("teacher: 13B shape (hidden 5120, FFN 13824, 40 heads, vocab 32000) with %lld of 40 layers, "
                 "%.2f B parameters, bf16\n",
                 static_cast<long long>(layers), static_cast<double>(teacher.parameterCount()) / 1e9);
@@ -250,6 +254,36 @@ int benchScale(const QStringList &arguments)
     std::printf("  session (float16 scores)     %10.2f GB for %.2f B parameters (%.2f bytes per parameter)\n",
                 sessionBytes / 1e9, static_cast<double>(teacher.parameterCount()) / 1e9,
                 sessionBytes / static_cast<double>(teacher.parameterCount()));
+
+    // 2b. The same samples with bfloat16 weights and activations (scores in float32), not
+    // stored: its time, memory and agreement with the float32 run above.
+    if (compareBfloat16) {
+        resetPeakResident();
+        start = now();
+        StreamedSensitivityOptions options;
+        options.computeDtype = at::kBFloat16;
+        const auto bf16 = computeStreamedSensitivity(teacher, store, samples, options, progress,
+                                                     [](const std::string &, const at::Tensor &) {});
+        const double seconds = now() - start;
+        const double peak = peakResidentGiB();
+        const double useful = 3.0 * forward * static_cast<double>(sampleCount) / seconds / 1e9;
+        const auto reference = result.layerModuleTotals;
+        const double totalsDifference =
+            ((bf16.layerModuleTotals - reference).abs() / reference.abs().clamp_min(1e-300)).max().item<double>();
+        double lossDifference = 0;
+        for (size_t i = 0; i < bf16.losses.size() && i < result.losses.size(); ++i)
+            lossDifference = std::max(lossDifference, std::abs(bf16.losses[i] - result.losses[i]));
+        std::printf("\nthe same in bfloat16 compute (scores summed in float32; not stored):\n");
+        std::printf("  seconds per sample           %10.1f s (float32 above: %.1f s; %.2fx faster)\n",
+                    seconds / static_cast<double>(sampleCount), computeSeconds / static_cast<double>(sampleCount),
+                    computeSeconds / seconds);
+        std::printf("  peak resident memory         %10.2f GiB\n", peak);
+        std::printf("  forward+backward             %10.2f GFLOP/s useful (%.1f%% of bf16 matmul, %.1f%% of fp32 matmul)\n",
+                    useful, 100.0 * useful / matmulBf16.gflops, 100.0 * useful / matmul.gflops);
+        std::printf("  agreement with float32       %10.2e largest relative difference of a layer-module total, "
+                    "%.2e largest loss difference\n",
+                    totalsDifference, lossDifference);
+    }
 
     // 3. Streamed extraction: one teacher matrix and its scores at a time.
     resetPeakResident();

@@ -4,6 +4,7 @@
 #include "CommandLine.h"
 #include "Commands.h"
 
+#include "bench/MachineLimits.h"
 #include "dist/DataParallel.h"
 #include "io/AtomicFolder.h"
 #include "io/Session.h"
@@ -105,6 +106,26 @@ TransferRecipe recipeFromOptions(const QCommandLineParser &parser)
     return TransferRecipe::fromJson(r.toJson(), "command line");
 }
 
+QCommandLineOption computeDtypeOption()
+{
+    return option("compute-dtype",
+                  "Sensitivity's forward and backward in float32, bfloat16 (scores still summed in float32) or auto "
+                  "(bfloat16 where this device multiplies it at least twice as fast, as GPUs and CPUs with AMX do). "
+                  "Default: auto for a model too large for memory, else float32.",
+                  "DTYPE");
+}
+
+// `large`: the model's float32 size exceeds half of the memory (tooLargeForMemory).
+at::ScalarType computeDtypeFrom(const QCommandLineParser &parser, at::Device device, bool large)
+{
+    auto text = parser.value(QStringLiteral("compute-dtype")).toStdString();
+    if (text.empty())
+        text = large ? "auto" : "float32";
+    const auto dtype = parseComputeDtype(text, device);
+    logLine(std::string("sensitivity: computing in ") + (dtype == at::kBFloat16 ? "bfloat16" : "float32"));
+    return dtype;
+}
+
 // The session at `path` opened for update, or a new one.
 Session openOrCreate(const std::string &path)
 {
@@ -115,7 +136,7 @@ Session openOrCreate(const std::string &path)
 // known to belong to this teacher), else computed by the streamed sensitivity, so the
 // teacher is never loaded whole; the extraction then reads them one matrix at a time.
 void ensureTeacherScores(Session &session, const ModelPair &pair, const std::string &seeds, const TransferRecipe &recipe,
-                         at::Device device, Progress &progress)
+                         at::Device device, const QCommandLineParser &parser, Progress &progress)
 {
     if (session.hasSensitivity("teacher")) {
         checkSessionTeacher(session, pair.teacher.folder);
@@ -129,6 +150,7 @@ void ensureTeacherScores(Session &session, const ModelPair &pair, const std::str
     options.metric = parseSensitivityMetric(recipe.sensitivityMetric);
     options.maxLength = recipe.maxLength;
     options.device = device;
+    options.computeDtype = computeDtypeFrom(parser, device, tooLargeForMemory(pair.teacher.config));
     const auto samples = seedSamplesFromFile(*pair.tokenizer, seeds, recipe.maxLength,
                                              pair.teacher.config.maxPositionEmbeddings);
     // A teacher too large for memory gets float16 scores, as `sensitivity` stores them.
@@ -250,6 +272,7 @@ int runSensitivity(const QStringList &arguments)
                               "float32).", "DTYPE"),
         option("scratch", "Folder for hidden states that do not fit in memory when streamed (default: the system's "
                           "temporary folder).", "DIR"),
+        computeDtypeOption(),
     });
     addDataParallelOptions(parser, true);
     parseOrExit(parser, arguments,
@@ -274,6 +297,7 @@ int runSensitivity(const QStringList &arguments)
     const auto storage = scoreDtype == "float16" || (scoreDtype.empty() && streamed) ? Session::ScoreStorage::Float16
                                                                                      : Session::ScoreStorage::Float32;
     const auto device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
+    const auto computeDtype = computeDtypeFrom(parser, device, tooLargeForMemory(config));
     const QString tokenizerPath = QDir(QString::fromStdString(folder)).filePath(QStringLiteral("tokenizer.model"));
     if (metric != SensitivityMetric::Magnitude && !QFileInfo::exists(tokenizerPath))
         throw Error(folder + ": no tokenizer.model in the model folder");
@@ -300,6 +324,7 @@ int runSensitivity(const QStringList &arguments)
         options.metric = metric;
         options.maxLength = integerOption(parser, QStringLiteral("max-length"));
         options.device = device;
+        options.computeDtype = computeDtype;
         options.scratchDir = parser.value(QStringLiteral("scratch")).toStdString();
         std::vector<SeedSample> mine;   // sample i goes to rank i mod N
         for (size_t i = 0; i < samples.size(); ++i)
@@ -319,6 +344,7 @@ int runSensitivity(const QStringList &arguments)
     } else {
         LoadOptions load;
         load.device = device;
+        load.dtype = computeDtype;
         auto model = loadModelFolder(folder, load);
         SensitivityOptions options;
         options.metric = metric;
@@ -366,6 +392,7 @@ int runExtract(const QStringList &arguments)
         option("session", "Session file (teacher sensitivity read from it, or computed and stored).", "SESSION.h5"),
         option("seeds", "Seed samples, needed when the session has no teacher sensitivity yet.", "FILE"),
         option("out", "Adapter folder to write (PEFT format; the delta adapter in OUT/delta).", "ADAPTER_DIR"),
+        computeDtypeOption(),
     });
     addRecipeOptions(parser);
     parseOrExit(parser, arguments,
@@ -383,7 +410,7 @@ int runExtract(const QStringList &arguments)
     auto pair = loadModelPair(recipe.teacher, recipe.student, load, TeacherWeights::Mapped);
     auto session = openOrCreate(required(parser, "session"));
     auto progress = consoleProgress();
-    ensureTeacherScores(session, pair, parser.value(QStringLiteral("seeds")).toStdString(), recipe, load.device, progress);
+    ensureTeacherScores(session, pair, parser.value(QStringLiteral("seeds")).toStdString(), recipe, load.device, parser, progress);
     const auto teacher = teacherFromSession(pair.teacher.folder, session, pair.teacher.config.numHiddenLayers);
 
     const auto extraction = extractForRecipe(recipe, pair.teacher.config, pair.student.config, teacher, progress);
@@ -508,6 +535,7 @@ int runTransfer(const QStringList &arguments)
         option("eval", "Evaluation data (JSONL).", "FILE"),
         option("init", "transfer (the method), lora, own-svd or none (default transfer).", "HOW", "transfer"),
         option("out", "Output folder: session.h5, adapter/ (PEFT, with delta/), merged/.", "DIR"),
+        computeDtypeOption(),
     });
     addRecipeOptions(parser);
     parseOrExit(parser, arguments,
@@ -536,7 +564,7 @@ int runTransfer(const QStringList &arguments)
     auto progress = consoleProgress();
     std::optional<TeacherSource> teacher;
     if (recipe.init == "transfer") {
-        ensureTeacherScores(session, pair, recipe.seeds, recipe, load.device, progress);
+        ensureTeacherScores(session, pair, recipe.seeds, recipe, load.device, parser, progress);
         teacher = teacherFromSession(pair.teacher.folder, session, pair.teacher.config.numHiddenLayers);
     }
 

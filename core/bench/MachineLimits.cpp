@@ -1,13 +1,15 @@
 #include "bench/MachineLimits.h"
 
+#include "Error.h"
+
 #include <torch/torch.h>
 
 namespace nugget {
 
-MatmulThroughput measureMatmul(int64_t n, int repetitions, at::Device device)
+MatmulThroughput measureMatmul(int64_t n, int repetitions, at::Device device, at::ScalarType dtype)
 {
     torch::NoGradGuard noGrad;
-    const auto options = at::TensorOptions().dtype(at::kFloat).device(device);
+    const auto options = at::TensorOptions().dtype(dtype).device(device);
     const auto a = torch::randn({n, n}, options);
     const auto b = torch::randn({n, n}, options);
     auto c = torch::empty({n, n}, options);
@@ -20,6 +22,28 @@ MatmulThroughput measureMatmul(int64_t n, int repetitions, at::Device device)
     }, repetitions);
     result.gflops = 2.0 * static_cast<double>(n) * n * n / result.seconds / 1e9;
     return result;
+}
+
+at::ScalarType fastestComputeDtype(at::Device device)
+{
+    try {
+        const double bf16 = measureMatmul(1024, 3, device, at::kBFloat16).gflops;
+        const double fp32 = measureMatmul(1024, 3, device, at::kFloat).gflops;
+        return bf16 >= 2.0 * fp32 ? at::kBFloat16 : at::kFloat;
+    } catch (const c10::Error &) {
+        return at::kFloat;   // no bfloat16 matmul on this device
+    }
+}
+
+at::ScalarType parseComputeDtype(const std::string &text, at::Device device)
+{
+    if (text == "auto")
+        return fastestComputeDtype(device);
+    if (text == "float32" || text == "fp32")
+        return at::kFloat;
+    if (text == "bfloat16" || text == "bf16")
+        return at::kBFloat16;
+    throw Error("unknown compute dtype '" + text + "' (use float32, bfloat16 or auto)");
 }
 
 double forwardFlops(const ModelConfig &config, int64_t tokens, int64_t sequence)

@@ -15,8 +15,17 @@ struct MatmulThroughput
     double seconds = 0;      // best time of one product
 };
 
-// Best-of-N float32 n x n matmul throughput on `device`.
-MatmulThroughput measureMatmul(int64_t n = 1024, int repetitions = 10, at::Device device = at::kCPU);
+// Best-of-N n x n matmul throughput on `device` in `dtype`.
+MatmulThroughput measureMatmul(int64_t n = 1024, int repetitions = 10, at::Device device = at::kCPU,
+                               at::ScalarType dtype = at::kFloat);
+
+// bfloat16 when `device` multiplies bfloat16 matrices at least twice as fast as float32
+// (GPUs with tensor cores, CPUs with AMX or AVX512-BF16 through oneDNN), else float32.
+// Measured, not looked up: a CPU without those units runs bfloat16 slower than float32.
+at::ScalarType fastestComputeDtype(at::Device device);
+
+// "float32", "bfloat16" or "auto" (fastestComputeDtype) as a compute dtype.
+at::ScalarType parseComputeDtype(const std::string &text, at::Device device);
 
 // Floating-point operations of one forward pass over `tokens` positions of a sequence
 // of length `sequence` (matmuls and attention; elementwise work is ignored).

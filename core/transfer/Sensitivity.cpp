@@ -184,10 +184,12 @@ SensitivityMap computeSensitivity(LlamaForCausalLM &model, const std::vector<See
                 if (!grad.defined())
                     continue;
                 auto &score = map.scores[item.key()];
+                // In float32 even for a bfloat16 model: a bfloat16 product would round again.
+                const auto g = grad.to(at::kFloat);
                 if (options.metric == SensitivityMetric::Taylor)
-                    score.add_((item.value().detach() * grad).abs().to(at::kFloat));
+                    score.add_((item.value().detach().to(at::kFloat) * g).abs_());
                 else
-                    score.add_(grad.square().to(at::kFloat));
+                    score.addcmul_(g, g);
                 grad.reset();   // only one sample's gradients are ever alive
             }
         }

@@ -34,9 +34,10 @@ public:
                         m_file->errorString().toStdString());
     }
 
+    // Values keep their dtype: bfloat16 compute halves the activation memory too.
     void put(int64_t key, const at::Tensor &value)
     {
-        const auto cpu = value.detach().to(at::kCPU, at::kFloat).contiguous();
+        const auto cpu = value.detach().to(at::kCPU).contiguous();
         if (!m_file) {
             m_ram[key] = cpu;
             return;
@@ -47,7 +48,7 @@ public:
                 static_cast<qint64>(cpu.nbytes()))
             throw Error(m_file->fileName().toStdString() + ": cannot write the " + m_what + ": " +
                         m_file->errorString().toStdString());
-        m_entries[key] = {offset, cpu.sizes().vec()};
+        m_entries[key] = {offset, {cpu.sizes().vec(), cpu.scalar_type()}};
     }
 
     // The value; `release` frees it when held in RAM (read for the last time).
@@ -65,7 +66,7 @@ public:
         const auto found = m_entries.find(key);
         if (found == m_entries.end())
             throw Error("internal error: missing " + m_what);
-        auto value = at::empty(found->second.second, at::kFloat);
+        auto value = at::empty(found->second.second.first, found->second.second.second);
         const auto bytes = static_cast<qint64>(value.nbytes());
         if (!m_file->seek(found->second.first) || m_file->read(static_cast<char *>(value.data_ptr()), bytes) != bytes)
             throw Error(m_file->fileName().toStdString() + ": cannot read back the " + m_what + ": " +
@@ -77,7 +78,7 @@ private:
     std::string m_what;
     std::unique_ptr<QTemporaryFile> m_file;
     std::map<int64_t, at::Tensor> m_ram;
-    std::map<int64_t, std::pair<qint64, std::vector<int64_t>>> m_entries;
+    std::map<int64_t, std::pair<qint64, std::pair<std::vector<int64_t>, at::ScalarType>>> m_entries;
 };
 
 std::vector<SeedTensors> prepareSamples(const std::vector<SeedSample> &samples, int64_t context)
@@ -88,19 +89,23 @@ std::vector<SeedTensors> prepareSamples(const std::vector<SeedSample> &samples, 
     return prepared;
 }
 
+// Scores are float32 whatever the compute dtype (`weight` and `grad` may be bfloat16).
 at::Tensor metricOf(SensitivityMetric metric, const at::Tensor &weight, const at::Tensor &grad)
 {
-    return metric == SensitivityMetric::Taylor ? (weight * grad).abs() : grad.square();
+    const auto g = grad.to(at::kFloat);
+    return metric == SensitivityMetric::Taylor ? (weight.to(at::kFloat) * g).abs_() : g.square();
 }
 
-// scores += metric(weight, grad), consuming the gradient: no temporaries of the
-// parameter's size, which for a 13B layer saves gigabytes of memory traffic per sample.
+// scores += metric(weight, grad), consuming the gradient: in float32 no temporaries of
+// the parameter's size, which for a 13B layer saves gigabytes of memory traffic per
+// sample. A bfloat16 gradient is widened once (a float32 product would round again).
 void accumulateInto(at::Tensor &scores, SensitivityMetric metric, const at::Tensor &weight, at::Tensor &grad)
 {
+    at::Tensor g = grad.scalar_type() == at::kFloat ? grad : grad.to(at::kFloat);
     if (metric == SensitivityMetric::Taylor)
-        scores.add_(grad.mul_(weight).abs_());
+        scores.add_(g.mul_(weight).abs_());
     else
-        scores.addcmul_(grad, grad);
+        scores.addcmul_(g, g);
 }
 
 // The stored tensor `name`, checked against the shape the config implies.
@@ -161,7 +166,13 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
                                                      const ScoreSink &sink)
 {
     const int64_t layers = config.numHiddenLayers, hidden = config.hiddenSize, vocab = config.vocabSize;
+    if (options.computeDtype != at::kFloat && options.computeDtype != at::kBFloat16)
+        throw Error(std::string("streamed sensitivity computes in float32 or bfloat16, not ") +
+                    c10::toString(options.computeDtype));
+    // Scores (and the embedding's row gradients) in float32; weights and hidden states
+    // in the compute dtype.
     const auto compute = at::TensorOptions().dtype(at::kFloat).device(options.device);
+    const auto activation = compute.dtype(options.computeDtype);
     StreamedSensitivityResult result;
     result.layerModuleTotals = torch::zeros({layers, static_cast<int64_t>(layerModuleNames().size())}, torch::kDouble);
     // Every completed parameter passes here: summed over the group, counted, handed on.
@@ -208,7 +219,8 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
     for (const auto &sample : prepared)
         tokens += sample.ids.size(1);
     // Inputs of every layer plus the head's, and as many gradients at most.
-    const int64_t activationBytes = 2 * (layers + 1) * tokens * hidden * 4;
+    const int64_t activationBytes =
+        2 * (layers + 1) * tokens * hidden * static_cast<int64_t>(c10::elementSize(options.computeDtype));
     result.spilled = activationBytes > options.inMemoryActivationBytes;
     ActivationStore states(result.spilled, options.scratchDir, "hidden states");
     ActivationStore gradients(result.spilled, options.scratchDir, "hidden-state gradients");
@@ -221,7 +233,7 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
     };
 
     const RotaryEmbedding rotary(config.headDim, config.ropeTheta);
-    auto rotation = [&](int64_t time) { return rotary.cosSin(0, time, compute); };
+    auto rotation = [&](int64_t time) { return rotary.cosSin(0, time, activation); };
 
     const auto embedding = storedTensor(weights, "model.embed_tokens.weight", {vocab, hidden});
     torch::AutoGradMode gradMode(true);   // grad mode is thread-local: a worker thread may have it off
@@ -231,19 +243,19 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
         torch::NoGradGuard noGrad;
         for (int64_t s = 0; s < count; ++s) {
             progress.checkCancelled();
-            states.put(key(0, s), embedding.index_select(0, prepared[s].ids.flatten()).unsqueeze(0));
+            states.put(key(0, s), embedding.index_select(0, prepared[s].ids.flatten()).unsqueeze(0).to(options.computeDtype));
             step("embedding, sample " + std::to_string(s + 1));
         }
     }
     LlamaDecoderLayer layer(config);
-    layer->to(options.device, at::kFloat);
+    layer->to(options.device, options.computeDtype);
     layer->eval();
     for (int64_t l = 0; l < layers; ++l) {
         loadLayer(*layer, weights, l);
         torch::NoGradGuard noGrad;
         for (int64_t s = 0; s < count; ++s) {
             progress.checkCancelled();
-            const auto x = states.get(key(l, s), false).to(compute);   // kept for the backward
+            const auto x = states.get(key(l, s), false).to(activation);   // kept for the backward
             const auto [cos, sin] = rotation(x.size(1));
             states.put(key(l + 1, s), layer->forward(x, cos, sin, nullptr, nullptr));
             step("forward, layer " + std::to_string(l + 1) + "/" + std::to_string(layers));
@@ -261,20 +273,20 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
     }
     {
         RMSNorm norm(hidden, config.rmsNormEps);
-        norm->to(options.device, at::kFloat);
+        norm->to(options.device, options.computeDtype);
         const auto headName = tied ? std::string("model.embed_tokens.weight") : std::string("lm_head.weight");
         const auto storedHead = storedTensor(weights, headName, {vocab, hidden});
-        auto head = storedHead.to(compute, false, /*copy=*/true).requires_grad_(true);
+        auto head = storedHead.to(activation, false, /*copy=*/true).requires_grad_(true);
         releaseMappedPages(storedHead);
         {
             torch::NoGradGuard noGrad;
             norm->weight.copy_(storedTensor(weights, "model.norm.weight", {hidden}));
         }
-        auto headScores = torch::zeros_like(head);
-        auto normScores = torch::zeros_like(norm->weight);
+        auto headScores = torch::zeros_like(head, compute);
+        auto normScores = torch::zeros_like(norm->weight, compute);
         for (int64_t s = 0; s < count; ++s) {
             progress.checkCancelled();
-            const auto x = states.get(key(layers, s), true).to(compute).requires_grad_(true);
+            const auto x = states.get(key(layers, s), true).to(activation).requires_grad_(true);
             const auto loss = causalLmLoss(at::linear(norm->forward(x), head), prepared[s].labels);
             const double lossValue = loss.item<double>();
             if (!std::isfinite(lossValue))
@@ -284,7 +296,7 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
             torch::NoGradGuard noGrad;
             if (tied)   // before the gradient is consumed below
                 headRowGradients.push_back(
-                    head.grad().index_select(0, uniqueTokens[s].first.to(options.device)).clone());
+                    head.grad().index_select(0, uniqueTokens[s].first.to(options.device)).to(at::kFloat, false, true));
             accumulateInto(headScores, options.metric, head.detach(), head.mutable_grad());
             accumulateInto(normScores, options.metric, norm->weight.detach(), norm->weight.mutable_grad());
             head.mutable_grad().reset();
@@ -307,14 +319,14 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
         for (auto &item : layer->named_parameters()) {
             item.value().set_requires_grad(true);
             parameters.emplace_back(item.key(), item.value());
-            scores.push_back(torch::zeros_like(item.value()));
+            scores.push_back(torch::zeros_like(item.value(), compute));
         }
         for (int64_t s = 0; s < count; ++s) {
             progress.checkCancelled();
-            const auto x = states.get(key(l, s), true).to(compute).requires_grad_(true);
+            const auto x = states.get(key(l, s), true).to(activation).requires_grad_(true);
             const auto [cos, sin] = rotation(x.size(1));
             const auto y = layer->forward(x, cos, sin, nullptr, nullptr);
-            y.backward(gradients.get(key(l + 1, s), true).to(compute));
+            y.backward(gradients.get(key(l + 1, s), true).to(activation));
             torch::NoGradGuard noGrad;
             for (size_t p = 0; p < parameters.size(); ++p) {
                 auto &parameter = parameters[p].second;

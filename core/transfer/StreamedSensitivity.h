@@ -1,7 +1,7 @@
 #pragma once
 // Sensitivity of a checkpoint too large to hold in memory: the weights stay memory-
 // mapped and only one decoder layer (or the head, or the embedding) is materialised in
-// float32 at a time.
+// the compute dtype (float32, or bfloat16 where the device runs it faster) at a time.
 //
 //   1. Forward, layer by layer over all samples, keeping every decoder layer's input
 //      hidden states (in RAM when small, in a temporary file when large).
@@ -12,9 +12,11 @@
 //      samples, hand them over (to be written), pass the input gradient down.
 //   4. The embedding, from the gradients of the first layer's input.
 //
-// Peak memory: one layer's weights, gradients and scores in float32 plus the per-sample
-// activations of one layer. The result equals computeSensitivity() on the same model
-// loaded in float32 (up to float summation order).
+// Peak memory: one layer's weights and gradients in the compute dtype, its scores in
+// float32, plus the per-sample activations of one layer. In float32 the result equals
+// computeSensitivity() on the same model loaded in float32 (up to float summation
+// order); in bfloat16 the forward and backward round to 8 significant bits while the
+// scores still accumulate in float32.
 
 #include "io/ModelConfig.h"
 #include "io/Session.h"
@@ -34,6 +36,7 @@ struct StreamedSensitivityOptions
     SensitivityMetric metric = SensitivityMetric::Taylor;
     int64_t maxLength = 0;              // truncate samples to this many tokens (0: the model's context)
     at::Device device = at::kCPU;       // where each layer computes
+    at::ScalarType computeDtype = at::kFloat;   // weights and activations: kFloat or kBFloat16
     std::string scratchDir;             // folder of the spilled hidden states (empty: the system's temp folder)
     int64_t inMemoryActivationBytes = int64_t(1) << 30;   // above this, hidden states go to a temporary file
     // Sums a tensor over every process of a data-parallel group in place (unset: one
