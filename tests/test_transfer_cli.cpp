@@ -232,6 +232,49 @@ private Q_SLOTS:
         QVERIFY(!QFile::exists(path(QStringLiteral("bad-dtype.h5"))));
     }
 
+    // experiment keeps the teacher on disk (mapped, scored by the streamed sensitivity
+    // into the session) and runs every condition; a second run reuses the session's
+    // scores instead of scoring again.
+    void experimentStreamsTheTeacherIntoItsSession()
+    {
+        QFile recipe(path(QStringLiteral("experiment.json")));
+        QVERIFY(recipe.open(QIODevice::WriteOnly));
+        recipe.write(R"({"transfer": {"teacher": "demo/teacher", "student": "demo/student",
+                         "seeds": "demo/tasks/transfer_seeds.jsonl", "train": "demo/tasks/transfer_train.jsonl",
+                         "eval": "demo/tasks/transfer_eval.jsonl", "eval_limit": 4, "epochs": 1, "rank": 4},
+                         "seeds": [1],
+                         "conditions": [{"name": "plain-lora", "init": "lora"}, {"name": "method", "init": "transfer"}]})");
+        recipe.close();
+        auto experiment = [&] {
+            return runCli({QStringLiteral("experiment"), QStringLiteral("--recipe"), QStringLiteral("experiment.json"),
+                           QStringLiteral("--out"), QStringLiteral("experiment")},
+                          m_dir.path());
+        };
+        const auto first = experiment();
+        QVERIFY2(first.exitCode == 0, first.err.constData());
+        QVERIFY2(first.err.contains("/demo/tasks/transfer_seeds.jsonl (streamed, one layer at a time)"),
+                 first.err.constData());
+        QFile table(path(QStringLiteral("experiment/results.md")));
+        QVERIFY(table.open(QIODevice::ReadOnly));
+        const auto text = table.readAll();
+        QVERIFY2(text.contains("plain-lora") && text.contains("method"), text.constData());
+
+        const auto sessionPath = path(QStringLiteral("experiment/session.h5")).toStdString();
+        at::Tensor scores;
+        {
+            const auto session = nugget::Session::openReadOnly(sessionPath);
+            QVERIFY(session.hasSensitivity("teacher"));
+            QCOMPARE(std::get<0>(session.readLayerTotals("teacher")).size(0), int64_t(3));
+            scores = session.readSensitivity("teacher", "model.layers.1.mlp.up_proj.weight");
+            QVERIFY(scores.sum().item<double>() > 0);
+        }
+        const auto second = experiment();
+        QVERIFY2(second.exitCode == 0, second.err.constData());
+        QVERIFY2(!second.err.contains("sensitivity: scoring the teacher"), second.err.constData());
+        const auto session = nugget::Session::openReadOnly(sessionPath);
+        QVERIFY(torch::equal(session.readSensitivity("teacher", "model.layers.1.mlp.up_proj.weight"), scores));
+    }
+
     void aBadSeedFileLeavesNoSession()
     {
         QFile bad(path(QStringLiteral("bad.jsonl")));

@@ -432,6 +432,12 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
                 streamed.metric = options.metric;
                 streamed.maxLength = options.maxLength;
                 streamed.device = model.model->device();
+                streamed.computeDtype = defaultComputeDtype(config, streamed.device);
+                if (streamed.computeDtype != at::kFloat)
+                    Q_EMIT logMessage({LogLevel::Info,
+                                       tr("%1 sensitivity computes in bfloat16 (this device runs it faster; scores "
+                                          "are summed in float32)").arg(side),
+                                       {}});
                 SensitivityMap map;
                 map.metric = options.metric;
                 // Scores arrive per parameter, from the top layer down: the heatmap fills

@@ -115,13 +115,10 @@ QCommandLineOption computeDtypeOption()
                   "DTYPE");
 }
 
-// `large`: the model's float32 size exceeds half of the memory (tooLargeForMemory).
-at::ScalarType computeDtypeFrom(const QCommandLineParser &parser, at::Device device, bool large)
+at::ScalarType computeDtypeFrom(const QCommandLineParser &parser, const ModelConfig &config, at::Device device)
 {
-    auto text = parser.value(QStringLiteral("compute-dtype")).toStdString();
-    if (text.empty())
-        text = large ? "auto" : "float32";
-    const auto dtype = parseComputeDtype(text, device);
+    const auto text = parser.value(QStringLiteral("compute-dtype")).toStdString();
+    const auto dtype = text.empty() ? defaultComputeDtype(config, device) : parseComputeDtype(text, device);
     logLine(std::string("sensitivity: computing in ") + (dtype == at::kBFloat16 ? "bfloat16" : "float32"));
     return dtype;
 }
@@ -150,13 +147,11 @@ void ensureTeacherScores(Session &session, const ModelPair &pair, const std::str
     options.metric = parseSensitivityMetric(recipe.sensitivityMetric);
     options.maxLength = recipe.maxLength;
     options.device = device;
-    options.computeDtype = computeDtypeFrom(parser, device, tooLargeForMemory(pair.teacher.config));
+    options.computeDtype = computeDtypeFrom(parser, pair.teacher.config, device);
     const auto samples = seedSamplesFromFile(*pair.tokenizer, seeds, recipe.maxLength,
                                              pair.teacher.config.maxPositionEmbeddings);
-    // A teacher too large for memory gets float16 scores, as `sensitivity` stores them.
     storeStreamedSensitivity(&session, "teacher", pair.teacher.folder, samples, options, progress,
-                             tooLargeForMemory(pair.teacher.config) ? Session::ScoreStorage::Float16
-                                                                    : Session::ScoreStorage::Float32);
+                             defaultScoreStorage(pair.teacher.config));
 }
 
 // --world-size, --process-rank, --master and --launch: one set of data-parallel options
@@ -297,7 +292,7 @@ int runSensitivity(const QStringList &arguments)
     const auto storage = scoreDtype == "float16" || (scoreDtype.empty() && streamed) ? Session::ScoreStorage::Float16
                                                                                      : Session::ScoreStorage::Float32;
     const auto device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
-    const auto computeDtype = computeDtypeFrom(parser, device, tooLargeForMemory(config));
+    const auto computeDtype = computeDtypeFrom(parser, config, device);
     const QString tokenizerPath = QDir(QString::fromStdString(folder)).filePath(QStringLiteral("tokenizer.model"));
     if (metric != SensitivityMetric::Magnitude && !QFileInfo::exists(tokenizerPath))
         throw Error(folder + ": no tokenizer.model in the model folder");

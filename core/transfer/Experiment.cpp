@@ -2,6 +2,7 @@
 
 #include "Error.h"
 #include "io/Session.h"
+#include "transfer/StreamedSensitivity.h"
 
 #include <QFile>
 #include <QFileInfo>
@@ -70,30 +71,46 @@ ExperimentResult runExperiment(const ExperimentRecipe &recipe, Progress &progres
                                Session *session)
 {
     const auto start = std::chrono::steady_clock::now();
-    auto pair = loadModelPair(recipe.base.teacher, recipe.base.student);
+    // With a session the teacher stays on disk, as in `nugget-cli transfer`: its scores go
+    // from the streamed sensitivity straight into the session (or are reused from it) and
+    // each extraction reads one teacher matrix and its scores at a time.
+    auto pair = loadModelPair(recipe.base.teacher, recipe.base.student, {},
+                              session ? TeacherWeights::Mapped : TeacherWeights::Loaded);
     const auto train = readChatJsonl(recipe.base.train);
     const auto eval = readChatJsonl(recipe.base.eval);
 
     std::optional<SensitivityMap> scores;
+    std::optional<TeacherSource> teacher;
     auto needsScores = false;
     for (const auto &c : recipe.conditions)
         needsScores |= c.overrides.value(QStringLiteral("init")).toString(QString::fromStdString(recipe.base.init)) ==
                        QLatin1String("transfer");
     if (needsScores) {
-        if (session && session->hasSensitivity("teacher")) {
-            scores = loadSensitivity(*session, "teacher");
+        const auto metric = parseSensitivityMetric(recipe.base.sensitivityMetric);
+        auto samples = [&] {
+            if (callbacks.log)
+                callbacks.log("sensitivity: scoring the teacher on " + recipe.base.seeds +
+                              (session ? " (streamed, one layer at a time)" : ""));
+            return seedSamplesFromFile(*pair.tokenizer, recipe.base.seeds, recipe.base.maxLength,
+                                       pair.teacher.config.maxPositionEmbeddings);
+        };
+        if (session) {
+            if (!session->hasSensitivity("teacher")) {
+                StreamedSensitivityOptions options;
+                options.metric = metric;
+                options.maxLength = recipe.base.maxLength;
+                options.device = pair.student.model->device();
+                options.computeDtype = defaultComputeDtype(pair.teacher.config, options.device);
+                storeStreamedSensitivity(session, "teacher", pair.teacher.folder, samples(), options, progress,
+                                         defaultScoreStorage(pair.teacher.config));
+            }
+            teacher = teacherFromSession(pair.teacher.folder, *session, pair.teacher.config.numHiddenLayers);
         } else {
             SensitivityOptions options;
-            options.metric = parseSensitivityMetric(recipe.base.sensitivityMetric);
+            options.metric = metric;
             options.maxLength = recipe.base.maxLength;
-            if (callbacks.log)
-                callbacks.log("sensitivity: scoring the teacher on " + recipe.base.seeds);
-            scores = computeSensitivity(pair.teacher.model,
-                                        seedSamplesFromFile(*pair.tokenizer, recipe.base.seeds, recipe.base.maxLength,
-                                                            pair.teacher.config.maxPositionEmbeddings),
-                                        options, progress);
-            if (session)
-                storeSensitivity(*session, "teacher", *scores, pair.teacher.config.numHiddenLayers);
+            scores = computeSensitivity(pair.teacher.model, samples(), options, progress);
+            teacher = teacherInMemory(pair.teacher, *scores);
         }
     }
 
@@ -108,7 +125,7 @@ ExperimentResult runExperiment(const ExperimentRecipe &recipe, Progress &progres
             json[QStringLiteral("seed")] = static_cast<qint64>(seed);
             const auto runRecipe = TransferRecipe::fromJson(json, "condition " + condition.name);
             const auto name = condition.name + "-seed" + std::to_string(seed);
-            auto run = runCondition(runRecipe, name, pair, scores ? &*scores : nullptr, train, eval, progress, callbacks);
+            auto run = runCondition(runRecipe, name, pair, teacher ? &*teacher : nullptr, train, eval, progress, callbacks);
             summary.scores.push_back(run.evaluation.score);
             summary.seconds += run.seconds;
             if (session) {

@@ -1,6 +1,7 @@
 #include "transfer/StreamedSensitivity.h"
 
 #include "Error.h"
+#include "bench/MachineLimits.h"
 #include "io/Session.h"
 #include "io/ModelFolderInfo.h"
 #include "model/LlamaModel.h"
@@ -371,6 +372,16 @@ bool tooLargeForMemory(const ModelConfig &config)
 {
     const double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
     return physical > 0 && 4.0 * static_cast<double>(config.parameterCount()) > 0.5 * physical;
+}
+
+at::ScalarType defaultComputeDtype(const ModelConfig &config, at::Device device)
+{
+    return tooLargeForMemory(config) ? fastestComputeDtype(device) : at::kFloat;
+}
+
+Session::ScoreStorage defaultScoreStorage(const ModelConfig &config)
+{
+    return tooLargeForMemory(config) ? Session::ScoreStorage::Float16 : Session::ScoreStorage::Float32;
 }
 
 StreamedSensitivityResult storeStreamedSensitivity(Session *session, const std::string &side,

@@ -78,6 +78,13 @@ StreamedSensitivityResult storeStreamedSensitivity(Session *session, const std::
 // CLI and the workbench take the streamed one.
 bool tooLargeForMemory(const ModelConfig &config);
 
+// Defaults of every caller (CLI, experiments, workbench) for the streamed path. A model
+// too large for memory computes in bfloat16 where the device runs it at least twice as
+// fast (fastestComputeDtype) and stores float16 scores; a model that fits computes and
+// stores float32, comparable with the in-memory path.
+at::ScalarType defaultComputeDtype(const ModelConfig &config, at::Device device);
+Session::ScoreStorage defaultScoreStorage(const ModelConfig &config);
+
 // Drops the resident pages of a tensor handed out by a TensorStore (a private mapping
 // never written to) once its values have been copied; the kernel reads them again from
 // the file if they are touched later. Keeps the resident set near one tensor while a
