@@ -7,6 +7,7 @@
 
 #include "EngineResults.h"
 #include "WorkbenchEngine.h"
+#include "EngineTestSupport.h"
 #include "io/Safetensors.h"
 #include "model/LlamaModel.h"
 #include "model/ModelFolder.h"
@@ -110,23 +111,6 @@ qint64 statusKiB(const char *field)
     return -1;
 }
 
-// The job's outcome; state Queued when it did not finish within five minutes.
-JobOutcome waitFor(WorkbenchEngine &engine, int job)
-{
-    QSignalSpy finished(&engine, &WorkbenchEngine::jobFinished);
-    QElapsedTimer clock;
-    clock.start();
-    while (clock.elapsed() < 300000) {
-        for (const auto &args : finished)
-            if (args.at(0).toInt() == job)
-                return args.at(1).value<JobOutcome>();
-        finished.wait(200);
-    }
-    JobOutcome timedOut;
-    timedOut.state = JobState::Queued;
-    return timedOut;
-}
-
 } // namespace
 
 class TestOutOfMemory : public QObject
@@ -147,8 +131,9 @@ private Q_SLOTS:
         writeSmallModel(student, config(64, 172, 2, 4), 2);
 
         WorkbenchEngine engine;
+        test::JobOutcomes outcomes(engine);
         // Warm up the compute thread and libtorch's allocator on the small pair.
-        QCOMPARE(waitFor(engine, engine.loadPair(teacher, student)).state, JobState::Done);
+        QCOMPARE(outcomes.wait(engine.loadPair(teacher, student)).state, JobState::Done);
 
         // Room for the mapped bfloat16 file (1.1 GB) but not for its float32 copy (2.1 GB).
         const qint64 before = statusKiB("VmSize");
@@ -160,7 +145,7 @@ private Q_SLOTS:
         QCOMPARE(::setrlimit(RLIMIT_AS, &tight), 0);
 
         QSignalSpy loaded(&engine, &WorkbenchEngine::pairLoaded);
-        const JobOutcome failed = waitFor(engine, engine.loadPair(big, student));
+        const JobOutcome failed = outcomes.wait(engine.loadPair(big, student));
         const qint64 afterFailure = statusKiB("VmSize");
         QCOMPARE(::setrlimit(RLIMIT_AS, &original), 0);
 
@@ -174,7 +159,7 @@ private Q_SLOTS:
         QVERIFY(afterFailure < before + 256 * 1024);
 
         // The engine goes on working.
-        QCOMPARE(waitFor(engine, engine.loadPair(teacher, student)).state, JobState::Done);
+        QCOMPARE(outcomes.wait(engine.loadPair(teacher, student)).state, JobState::Done);
         QCOMPARE(loaded.count(), 1);
     }
 };

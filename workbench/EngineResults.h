@@ -45,7 +45,11 @@ struct PairSummary
     int teacherLayers = 0, studentLayers = 0;
     QString device;    // where the models live, e.g. "cpu"
     QString dtype;     // compute dtype
-    qint64 teacherBytes = 0, studentBytes = 0;   // parameters in memory
+    qint64 teacherBytes = 0, studentBytes = 0;   // parameters in memory (mapped: the checkpoint's bytes on disk)
+    // A teacher too large for memory stays on disk, memory-mapped: its sensitivity is
+    // streamed one layer at a time into a session file, and layer similarity is not
+    // available.
+    bool teacherMapped = false;
 };
 
 struct TaskSample

@@ -1,5 +1,6 @@
 #include "WorkbenchEngine.h"
 
+#include "bench/MachineLimits.h"
 #include "io/ModelFolderInfo.h"
 #include "io/Session.h"
 #include "model/LoraAdapters.h"
@@ -9,8 +10,10 @@
 #include "transfer/StreamedSensitivity.h"
 #include "transfer/TransferRecipe.h"
 
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFileInfo>
+#include <QTemporaryDir>
 #include <QThread>
 
 #include <torch/torch.h>
@@ -52,14 +55,60 @@ const std::vector<TargetModule> &gridModules()
     return modules;
 }
 
+// Parameter name -> (sum of its scores, number of weights): all a score grid needs.
+using CellTotals = std::map<std::string, std::pair<double, double>>;
+
+CellTotals cellTotals(const SensitivityMap &map)
+{
+    CellTotals cells;
+    for (const auto &[name, scores] : map.scores)
+        cells[name] = {scores.sum(at::kDouble).item<double>(), static_cast<double>(scores.numel())};
+    return cells;
+}
+
+// The cells of scores kept in a session: the per-layer module totals it records (norms
+// included), and the embedding and head read once each (they are outside the layers).
+CellTotals cellTotals(const Session &session, const std::string &side, const ModelConfig &config)
+{
+    CellTotals cells;
+    const auto [totals, modules] = session.readLayerTotals(side);
+    if (totals.size(0) != config.numHiddenLayers)
+        throw Error(session.path() + ": the " + side + " layer totals cover " + std::to_string(totals.size(0)) +
+                    " layers but the model has " + std::to_string(config.numHiddenLayers));
+    for (int64_t l = 0; l < config.numHiddenLayers; ++l) {
+        const auto prefix = "model.layers." + std::to_string(l) + ".";
+        for (size_t column = 0; column < modules.size(); ++column) {
+            const double total = totals[l][static_cast<int64_t>(column)].item<double>();
+            if (modules[column] == "input_norm" || modules[column] == "post_norm") {
+                cells[prefix + (modules[column] == "input_norm" ? "input_layernorm.weight"
+                                                                : "post_attention_layernorm.weight")] =
+                    {total, static_cast<double>(config.hiddenSize)};
+                continue;
+            }
+            const auto module = parseTargetModule(modules[column]);
+            const auto shape = targetShape(config, module);
+            cells[targetParameterName(module, l)] = {total, static_cast<double>(shape[0] * shape[1])};
+        }
+    }
+    const auto stored = session.sensitivityParameters(side);
+    for (const auto module : {TargetModule::Embed, TargetModule::Head}) {
+        const auto name = targetParameterName(module, 0);
+        if (std::find(stored.begin(), stored.end(), name) == stored.end())
+            continue;   // the head of a tied model
+        const auto scores = session.readSensitivity(side, name);
+        cells[name] = {scores.sum(at::kDouble).item<double>(), static_cast<double>(scores.numel())};
+    }
+    return cells;
+}
+
 // Totals and weight counts per layer and module (plus the embedding and head rows) from
-// a partial or complete sensitivity map.
-ScoreGrid scoreGrid(const QString &side, const SensitivityMap &map, const ModelConfig &config, int sample,
-                    int samples, double loss, bool complete)
+// a partial or complete set of cells.
+ScoreGrid scoreGrid(const QString &side, SensitivityMetric metric, const CellTotals &cells, const ModelConfig &config,
+                    int sample, int samples, double loss, bool complete)
 {
     ScoreGrid grid;
     grid.side = side;
-    grid.metric = qs(sensitivityMetricName(map.metric));
+    grid.metric = qs(sensitivityMetricName(metric));
     grid.sample = sample;
     grid.samples = samples;
     grid.loss = loss;
@@ -75,30 +124,40 @@ ScoreGrid scoreGrid(const QString &side, const SensitivityMap &map, const ModelC
     grid.totals.assign(static_cast<size_t>(grid.rowLabels.size()) * columns, std::nan(""));
     grid.counts.assign(grid.totals.size(), 0);
     auto fillRow = [&](size_t row, const std::string &parameter) {
-        const auto found = map.scores.find(parameter);
-        if (found == map.scores.end())
+        const auto found = cells.find(parameter);
+        if (found == cells.end())
             return;
-        const double total = found->second.sum(at::kDouble).item<double>();
         for (size_t c = 0; c < columns; ++c) {
-            grid.totals[row * columns + c] = total;
-            grid.counts[row * columns + c] = static_cast<double>(found->second.numel());
+            grid.totals[row * columns + c] = found->second.first;
+            grid.counts[row * columns + c] = found->second.second;
         }
     };
     fillRow(0, targetParameterName(TargetModule::Embed, 0));
-    const bool tiedHead = map.scores.count(targetParameterName(TargetModule::Head, 0)) == 0;
-    if (!tiedHead)
-        fillRow(static_cast<size_t>(layers) + 1, targetParameterName(TargetModule::Head, 0));
+    fillRow(static_cast<size_t>(layers) + 1, targetParameterName(TargetModule::Head, 0));   // absent when tied
     for (int64_t l = 0; l < layers; ++l)
         for (size_t c = 0; c < columns; ++c) {
-            const auto found = map.scores.find(targetParameterName(gridModules()[c], l));
-            if (found == map.scores.end())
+            const auto found = cells.find(targetParameterName(gridModules()[c], l));
+            if (found == cells.end())
                 continue;
             const auto cell = static_cast<size_t>(l + 1) * columns + c;
-            grid.totals[cell] = found->second.sum(at::kDouble).item<double>();
-            grid.counts[cell] = static_cast<double>(found->second.numel());
+            grid.totals[cell] = found->second.first;
+            grid.counts[cell] = found->second.second;
         }
-    grid.layerTotals = map.layerTotals(layers);
+    // Every parameter of a layer counts toward its total (norms included).
+    grid.layerTotals.assign(static_cast<size_t>(layers), 0.0);
+    for (int64_t l = 0; l < layers; ++l) {
+        const auto prefix = "model.layers." + std::to_string(l) + ".";
+        for (auto it = cells.lower_bound(prefix); it != cells.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+             ++it)
+            grid.layerTotals[static_cast<size_t>(l)] += it->second.first;
+    }
     return grid;
+}
+
+ScoreGrid scoreGrid(const QString &side, const SensitivityMap &map, const ModelConfig &config, int sample,
+                    int samples, double loss, bool complete)
+{
+    return scoreGrid(side, map.metric, cellTotals(map), config, sample, samples, loss, complete);
 }
 
 SimilarityGrid similarityGrid(const at::Tensor &matrix, bool complete)
@@ -169,6 +228,17 @@ struct WorkbenchEngine::State
     std::vector<ChatExample> seeds, train, eval;
     std::vector<SeedSample> seedSamples;
     std::optional<SensitivityMap> teacherScores, studentScores;
+    // The teacher's scores in a session file, read one parameter at a time: a teacher
+    // kept on disk has float32 scores as large as its float32 weights.
+    struct ScoresOnDisk
+    {
+        std::unique_ptr<QTemporaryDir> scratch;   // holds the file when computed here
+        std::unique_ptr<Session> session;         // read-only
+        CellTotals cells;
+        SensitivityMetric metric = SensitivityMetric::Taylor;
+        int64_t samples = 0;
+    };
+    std::optional<ScoresOnDisk> teacherOnDisk;
     std::optional<at::Tensor> similarity;
     LlamaForCausalLM trained{nullptr};
     std::optional<RunReport> lastRun;
@@ -185,11 +255,34 @@ struct WorkbenchEngine::State
         if (seedSamples.empty())
             throw Error("no task is loaded: choose the seed, training and evaluation files first");
     }
-    const SensitivityMap &requireTeacherScores()
+    // The teacher stays on disk (memory-mapped) when its float32 size exceeds half of
+    // the memory; the student is always loaded (it is trained).
+    bool teacherMapped() const { return pair && !pair->teacher.model; }
+    void clearScores()
     {
-        if (!teacherScores)
+        teacherScores.reset();
+        teacherOnDisk.reset();
+        studentScores.reset();
+        similarity.reset();
+    }
+    void requireTeacherScores() const
+    {
+        if (!teacherScores && !teacherOnDisk)
             throw Error("the teacher has no sensitivity scores yet: compute them (or open a session) first");
-        return *teacherScores;
+    }
+    at::Tensor teacherScore(const std::string &parameter) const
+    {
+        requireTeacherScores();
+        return teacherOnDisk ? teacherOnDisk->session->readSensitivity("teacher", parameter)
+                             : teacherScores->at(parameter);
+    }
+    // What the extraction reads: weights and scores, one matrix at a time when on disk.
+    TeacherSource teacherSource()
+    {
+        requireTeacherScores();
+        return teacherOnDisk ? teacherFromSession(pair->teacher.folder, *teacherOnDisk->session,
+                                                  pair->teacher.config.numHiddenLayers)
+                             : teacherInMemory(pair->teacher, *teacherScores);
     }
 };
 
@@ -329,13 +422,23 @@ int WorkbenchEngine::loadPair(const QString &teacherDir, const QString &studentD
                        LoadOptions options;
                        options.device = parseDevice("auto");
                        job.progress->report(0.1, "loading the models");
-                       auto pair = loadModelPair(teacherDir.toStdString(), studentDir.toStdString(), options);
+                       const auto teacherConfig = describeModelFolder(teacherDir.toStdString()).config;
+                       const auto studentConfig = describeModelFolder(studentDir.toStdString()).config;
+                       if (tooLargeForMemory(studentConfig)) {
+                           job.target = studentDir;
+                           throw Error(studentDir.toStdString() + ": the student (" +
+                                       byteSizeText(4.0 * double(studentConfig.parameterCount())) +
+                                       " in float32) exceeds half of this machine's memory (" +
+                                       byteSizeText(memoryBytes()) +
+                                       "); the workbench trains the student in memory: choose a smaller student");
+                       }
+                       const bool mapped = tooLargeForMemory(teacherConfig);
+                       auto pair = loadModelPair(teacherDir.toStdString(), studentDir.toStdString(), options,
+                                                 mapped ? TeacherWeights::Mapped : TeacherWeights::Loaded);
                        job.progress->checkCancelled();
                        // A new pair invalidates everything computed on the old one.
                        state.pair = std::move(pair);
-                       state.teacherScores.reset();
-                       state.studentScores.reset();
-                       state.similarity.reset();
+                       state.clearScores();
                        state.trained = nullptr;
                        state.lastRun.reset();
                        state.runs.clear();
@@ -346,10 +449,21 @@ int WorkbenchEngine::loadPair(const QString &teacherDir, const QString &studentD
                        summary.studentDir = studentDir;
                        summary.teacherLayers = static_cast<int>(state.pair->teacher.config.numHiddenLayers);
                        summary.studentLayers = static_cast<int>(state.pair->student.config.numHiddenLayers);
-                       summary.device = qs(state.pair->teacher.model->device().str());
-                       summary.dtype = qs(std::string(c10::toString(state.pair->teacher.model->dtype())));
-                       summary.teacherBytes = state.pair->teacher.model->parameterBytes();
-                       summary.studentBytes = state.pair->student.model->parameterBytes();
+                       const auto &student = *state.pair->student.model;
+                       summary.device = qs(student.device().str());
+                       summary.dtype = qs(std::string(c10::toString(student.dtype())));
+                       summary.teacherMapped = mapped;
+                       summary.teacherBytes = mapped ? TensorStore::openFolder(teacherDir.toStdString()).totalBytes()
+                                                     : state.pair->teacher.model->parameterBytes();
+                       summary.studentBytes = student.parameterBytes();
+                       if (mapped)
+                           Q_EMIT logMessage({LogLevel::Info,
+                                              tr("The teacher (%1 in float32) is too large for half of this "
+                                                 "machine's memory: it stays on disk, memory-mapped. Its "
+                                                 "sensitivity streams one layer at a time into a session file; "
+                                                 "layer similarity needs it in memory and is not available.")
+                                                  .arg(qs(byteSizeText(4.0 * double(teacherConfig.parameterCount())))),
+                                              teacherDir});
                        Q_EMIT pairLoaded(summary);
                        Q_EMIT trainedModelChanged(false);
                    });
@@ -404,9 +518,7 @@ int WorkbenchEngine::loadTask(const TaskFiles &files, int maxLength)
         state.train = std::move(train);
         state.eval = std::move(eval);
         state.seedSamples = std::move(samples);
-        state.teacherScores.reset();
-        state.studentScores.reset();
-        state.similarity.reset();
+        state.clearScores();
         Q_EMIT taskLoaded(summary);
     });
 }
@@ -421,30 +533,36 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
         SensitivityOptions options;
         options.metric = parseSensitivityMetric(request.metric.toStdString());
         options.maxLength = request.maxLength;
+        const auto device = pair.student.model->device();   // the teacher may have no model in memory
+        const int n = static_cast<int>(state.seedSamples.size());
+        auto streamedOptions = [&](const ModelConfig &config, const QString &side) {
+            StreamedSensitivityOptions streamed;
+            streamed.metric = options.metric;
+            streamed.maxLength = options.maxLength;
+            streamed.device = device;
+            streamed.computeDtype = request.computeDtype.isEmpty()
+                                        ? defaultComputeDtype(config, device)
+                                        : parseComputeDtype(request.computeDtype.toStdString(), device);
+            if (streamed.computeDtype != at::kFloat)
+                Q_EMIT logMessage({LogLevel::Info,
+                                   tr("%1 sensitivity computes in bfloat16 (this device runs it faster; scores "
+                                      "are summed in float32)").arg(side),
+                                   {}});
+            return streamed;
+        };
         auto score = [&](LoadedModel &model, const QString &side) {
             const auto &config = model.config;
             Throttle &throttle = job.results;
-            const int n = static_cast<int>(state.seedSamples.size());
             // The same rule as nugget-cli sensitivity: above half of the memory, the
             // in-memory pass (with a gradient for every weight) would not fit.
             if (request.streamed || tooLargeForMemory(config)) {
-                StreamedSensitivityOptions streamed;
-                streamed.metric = options.metric;
-                streamed.maxLength = options.maxLength;
-                streamed.device = model.model->device();
-                streamed.computeDtype = defaultComputeDtype(config, streamed.device);
-                if (streamed.computeDtype != at::kFloat)
-                    Q_EMIT logMessage({LogLevel::Info,
-                                       tr("%1 sensitivity computes in bfloat16 (this device runs it faster; scores "
-                                          "are summed in float32)").arg(side),
-                                       {}});
                 SensitivityMap map;
                 map.metric = options.metric;
                 // Scores arrive per parameter, from the top layer down: the heatmap fills
                 // in layer by layer.
                 const auto result = computeStreamedSensitivity(
-                    config, TensorStore::openFolder(model.folder), state.seedSamples, streamed, *job.progress,
-                    [&](const std::string &name, const at::Tensor &scores) {
+                    config, TensorStore::openFolder(model.folder), state.seedSamples, streamedOptions(config, side),
+                    *job.progress, [&](const std::string &name, const at::Tensor &scores) {
                         map.scores[name] = scores.to(at::kCPU);
                         if (throttle.due())
                             Q_EMIT sensitivityUpdated(scoreGrid(side, map, config, n, n, 0, false));
@@ -468,10 +586,52 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
             Q_EMIT sensitivityUpdated(scoreGrid(side, map, config, n, n, 0, true));
             return map;
         };
-        state.teacherScores = score(pair.teacher, QStringLiteral("teacher"));
+        // A teacher kept on disk: its scores stream into a session file in a scratch
+        // folder; only each parameter's total stays in memory, for the grid.
+        auto scoreOnDisk = [&] {
+            const auto &config = pair.teacher.config;
+            State::ScoresOnDisk disk;
+            const QString temp = QDir::tempPath();
+            disk.scratch = std::make_unique<QTemporaryDir>(QDir(temp).filePath(QStringLiteral("nugget-scores-XXXXXX")));
+            if (!disk.scratch->isValid())
+                throw Error(temp.toStdString() + ": cannot create a folder for the teacher's scores: " +
+                            disk.scratch->errorString().toStdString());
+            const auto path = disk.scratch->filePath(QStringLiteral("teacher-scores.h5")).toStdString();
+            disk.metric = options.metric;
+            {
+                auto session = Session::create(path);
+                const auto storage = defaultScoreStorage(config);
+                const auto result = computeStreamedSensitivity(
+                    config, TensorStore::openFolder(pair.teacher.folder), state.seedSamples,
+                    streamedOptions(config, QStringLiteral("teacher")), *job.progress,
+                    [&](const std::string &name, const at::Tensor &scores) {
+                        session.writeSensitivity("teacher", name, scores, storage);
+                        disk.cells[name] = {scores.sum(at::kDouble).item<double>(), static_cast<double>(scores.numel())};
+                        if (job.results.due())
+                            Q_EMIT sensitivityUpdated(
+                                scoreGrid(QStringLiteral("teacher"), disk.metric, disk.cells, config, n, n, 0, false));
+                    });
+                session.setSensitivityInfo("teacher", sensitivityMetricName(options.metric), result.samples);
+                session.writeLayerTotals("teacher", result.layerModuleTotals, layerModuleNames());
+                session.commit();
+                disk.samples = result.samples;
+            }
+            disk.session = std::make_unique<Session>(Session::openReadOnly(path));
+            Q_EMIT sensitivityUpdated(scoreGrid(QStringLiteral("teacher"), disk.metric, disk.cells, config, n, n, 0, true));
+            return disk;
+        };
+        if (state.teacherMapped())
+            state.teacherOnDisk = scoreOnDisk();   // replaced only when complete
+        else
+            state.teacherScores = score(pair.teacher, QStringLiteral("teacher"));
         if (request.includeStudent)
             state.studentScores = score(pair.student, QStringLiteral("student"));
-        if (request.similarity) {
+        if (request.similarity && state.teacherMapped()) {
+            Q_EMIT logMessage({LogLevel::Info,
+                               tr("Layer similarity skipped: it runs both models over the seed samples with the "
+                                  "teacher in memory, and this teacher stays on disk"),
+                               {}});
+        } else if (request.similarity) {
             job.progress->report(0, "layer similarity");
             auto matrix = layerSimilarity(pair.teacher.model, pair.student.model, state.seedSamples, *job.progress,
                                           1024, [&](int64_t row, const at::Tensor &partial) {
@@ -491,13 +651,13 @@ int WorkbenchEngine::previewReduction(int teacherLayer, const QString &module, c
                    [this, teacherLayer, module, structure, seed, maxImageSide](Job &job) {
                        auto &state = m_worker->state;
                        auto &pair = state.requirePair();
-                       const auto &scores = state.requireTeacherScores();
                        const auto target = parseTargetModule(module.toStdString());
                        const auto parameter = targetParameterName(target, std::max(teacherLayer, 0));
-                       const auto map = scores.at(parameter).to(at::kCPU, at::kFloat);
+                       const auto map = state.teacherScore(parameter).to(at::kCPU, at::kFloat);
                        const auto shape = targetShape(pair.student.config, target);
                        // Embedding matrices are stored [vocab, hidden]; shapes follow the scores.
-                       const int64_t rows = map.size(0) == shape[0] || map.size(0) < shape[1] ? shape[0] : shape[1];
+                       const bool fits = map.size(0) >= shape[0] && map.size(1) >= shape[1];
+                       const int64_t rows = fits ? shape[0] : shape[1];
                        const int64_t cols = rows == shape[0] ? shape[1] : shape[0];
                        const auto structureKind = parseReductionStructure(structure.toStdString());
                        const auto indices = reduceIndices(map, rows, cols, structureKind, seed);
@@ -538,7 +698,9 @@ int WorkbenchEngine::runTransfer(const TransferRecipe &recipe, const QString &na
         auto &state = m_worker->state;
         auto &pair = state.requirePair();
         state.requireTask();
-        const SensitivityMap *scores = recipe.init == "transfer" ? &state.requireTeacherScores() : nullptr;
+        std::optional<TeacherSource> teacher;
+        if (recipe.init == "transfer")
+            teacher = state.teacherSource();
         RunCallbacks callbacks;
         callbacks.log = [this](const std::string &line) { Q_EMIT logMessage({LogLevel::Info, qs(line), {}}); };
         callbacks.onStep = [this, &job, name](const TrainingStep &step) {
@@ -547,8 +709,8 @@ int WorkbenchEngine::runTransfer(const TransferRecipe &recipe, const QString &na
                                            step.learningRate, step.etaSeconds, step.tokensPerSecond});
         };
         LlamaForCausalLM trained{nullptr};
-        auto run = runCondition(recipe, name.toStdString(), pair, scores, state.train, state.eval, *job.progress,
-                                callbacks, &trained);
+        auto run = runCondition(recipe, name.toStdString(), pair, teacher ? &*teacher : nullptr, state.train, state.eval,
+                                *job.progress, callbacks, &trained);
         if (recipe.init != "none") {
             state.trained = trained;
             state.lastRun = run;
@@ -565,7 +727,7 @@ int WorkbenchEngine::runControls(const TransferRecipe &recipe, const std::vector
         auto &state = m_worker->state;
         auto &pair = state.requirePair();
         state.requireTask();
-        const auto &scores = state.requireTeacherScores();
+        const auto teacher = state.teacherSource();
         QElapsedTimer clock;
         clock.start();
         ControlsSummary summary;
@@ -599,7 +761,7 @@ int WorkbenchEngine::runControls(const TransferRecipe &recipe, const std::vector
                                                    step.loss, step.learningRate, step.etaSeconds,
                                                    step.tokensPerSecond});
                 };
-                auto run = runCondition(runRecipe, name.toStdString(), pair, &scores, state.train, state.eval, outer,
+                auto run = runCondition(runRecipe, name.toStdString(), pair, &teacher, state.train, state.eval, outer,
                                         callbacks);
                 result.scores.push_back(run.evaluation.score);
                 state.runs.emplace_back(run, runRecipe.evalMetric);
@@ -656,6 +818,22 @@ int WorkbenchEngine::saveSession(const QString &path, const TransferRecipe &reci
                        if (state.teacherScores)
                            storeSensitivity(session, "teacher", *state.teacherScores,
                                             pair.teacher.config.numHiddenLayers);
+                       if (state.teacherOnDisk) {   // copied one parameter at a time
+                           const Session &from = *state.teacherOnDisk->session;
+                           const auto parameters = from.sensitivityParameters("teacher");
+                           for (size_t i = 0; i < parameters.size(); ++i) {
+                               job.progress->checkCancelled();
+                               session.writeSensitivity("teacher", parameters[i],
+                                                        from.readSensitivity("teacher", parameters[i]),
+                                                        defaultScoreStorage(pair.teacher.config));
+                               job.progress->report(0.1 + 0.8 * double(i + 1) / double(parameters.size()),
+                                                    "teacher scores: " + parameters[i]);
+                           }
+                           const auto info = from.sensitivityInfo("teacher");
+                           session.setSensitivityInfo("teacher", info.metric, info.samples);
+                           const auto [totals, modules] = from.readLayerTotals("teacher");
+                           session.writeLayerTotals("teacher", totals, modules);
+                       }
                        job.progress->checkCancelled();
                        if (state.studentScores)
                            storeSensitivity(session, "student", *state.studentScores,
@@ -709,7 +887,32 @@ int WorkbenchEngine::openSession(const QString &path)
             }
             return map;
         };
-        auto teacher = checked("teacher", pair.teacher);
+        // A teacher kept on disk: its scores stay in the session, checked against the
+        // checkpoint's tensors and read one parameter at a time.
+        std::optional<State::ScoresOnDisk> teacherOnDisk;
+        std::optional<SensitivityMap> teacher;
+        if (state.teacherMapped() && session.hasSensitivity("teacher")) {
+            const auto weights = TensorStore::openFolder(pair.teacher.folder);
+            for (const auto &name : session.sensitivityParameters("teacher")) {
+                if (!weights.contains(name))
+                    throw Error(path.toStdString() + ": the teacher scores name parameter " + name +
+                                ", which the teacher's checkpoint does not have (the session is for another model)");
+                const auto shape = weights.tensor(name).sizes().vec();
+                const auto stored = session.sensitivityShape("teacher", name);
+                if (stored != shape)
+                    throw Error(path.toStdString() + ": the teacher scores of " + name + " have shape " +
+                                shapeText(stored) + " but the teacher's tensor is " + shapeText(shape) +
+                                " (the session is for another model)");
+            }
+            State::ScoresOnDisk disk;
+            const auto info = session.sensitivityInfo("teacher");
+            disk.metric = parseSensitivityMetric(info.metric);
+            disk.samples = info.samples;
+            disk.cells = cellTotals(session, "teacher", pair.teacher.config);
+            teacherOnDisk = std::move(disk);
+        } else {
+            teacher = checked("teacher", pair.teacher);
+        }
         auto student = checked("student", pair.student);
         SessionSummary summary;
         summary.path = path;
@@ -723,6 +926,14 @@ int WorkbenchEngine::openSession(const QString &path)
             summary.runs << qs(name);
         state.teacherScores = std::move(teacher);
         state.studentScores = std::move(student);
+        state.teacherOnDisk.reset();
+        if (teacherOnDisk) {
+            teacherOnDisk->session = std::make_unique<Session>(std::move(session));
+            state.teacherOnDisk = std::move(teacherOnDisk);
+            const int n = static_cast<int>(state.teacherOnDisk->samples);
+            Q_EMIT sensitivityUpdated(scoreGrid(QStringLiteral("teacher"), state.teacherOnDisk->metric,
+                                                state.teacherOnDisk->cells, pair.teacher.config, n, n, 0, true));
+        }
         if (state.teacherScores) {
             const int n = static_cast<int>(state.teacherScores->samples);
             Q_EMIT sensitivityUpdated(scoreGrid(QStringLiteral("teacher"), *state.teacherScores, pair.teacher.config,

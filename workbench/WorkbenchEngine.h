@@ -29,6 +29,9 @@ struct SensitivityRequest
     // Score layer by layer from the mapped weights (core/transfer/StreamedSensitivity);
     // automatic for a model whose float32 size exceeds half of this machine's memory.
     bool streamed = false;
+    // Of the streamed path: float32, bfloat16 or auto (bfloat16 where the device runs it
+    // at least twice as fast); empty: auto for a model too large for memory, else float32.
+    QString computeDtype;
 };
 
 class WorkbenchEngine : public QObject

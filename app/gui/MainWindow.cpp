@@ -520,7 +520,11 @@ void MainWindow::onPairLoaded(const PairSummary &pair)
         return tr("In memory on %1 as %2: %3.")
             .arg(pair.device, pair.dtype, QString::fromStdString(byteSizeText(double(bytes))));
     };
-    m_teacher->setRuntime(runtime(pair.teacherBytes));
+    m_teacher->setRuntime(pair.teacherMapped
+                              ? tr("On disk, memory-mapped (%1): too large for half of this machine's memory. "
+                                   "Sensitivity streams it one layer at a time; layer similarity is not available.")
+                                    .arg(QString::fromStdString(byteSizeText(double(pair.teacherBytes))))
+                              : runtime(pair.teacherBytes));
     m_student->setRuntime(runtime(pair.studentBytes));
     m_teacherGrid.reset();
     m_studentGrid.reset();

@@ -974,6 +974,25 @@ std::vector<std::string> Session::sensitivityParameters(const std::string &side)
     });
 }
 
+std::vector<int64_t> Session::sensitivityShape(const std::string &side, const std::string &parameter) const
+{
+    const std::string where = "/sensitivity/" + side + "/" + parameter;
+    const Impl &impl = usable();
+    checkSide(impl.path, side);
+    checkName(impl.path, "read " + where, "parameter", parameter);
+    return guarded(impl.path, "read the shape of " + where, [&] {
+        const auto group = findGroup(impl.root(), {"sensitivity", side});
+        if (!group || !hasDataset(*group, parameter))
+            throw Error(impl.path + ": the session has no " + side + " sensitivity for \"" + parameter + "\" (" +
+                        where + ")");
+        const H5::DataSpace space = group->openDataSet(parameter).getSpace();
+        std::vector<hsize_t> dims(size_t(std::max(space.getSimpleExtentNdims(), 0)));
+        if (!dims.empty())
+            space.getSimpleExtentDims(dims.data());
+        return std::vector<int64_t>(dims.begin(), dims.end());
+    });
+}
+
 bool Session::hasSensitivity(const std::string &side) const
 {
     return !sensitivityParameters(side).empty();

@@ -112,6 +112,8 @@ public:
                           const at::Tensor &scores, ScoreStorage storage = ScoreStorage::Float32);
     at::Tensor readSensitivity(const std::string &side, const std::string &parameter) const; // float32, CPU
     std::vector<std::string> sensitivityParameters(const std::string &side) const;
+    // The stored shape, without reading the scores.
+    std::vector<int64_t> sensitivityShape(const std::string &side, const std::string &parameter) const;
     bool hasSensitivity(const std::string &side) const;   // at least one parameter written
 
     struct SensitivityInfo

@@ -73,9 +73,13 @@ StreamedSensitivityResult storeStreamedSensitivity(Session *session, const std::
                                                    const StreamedSensitivityOptions &options, Progress &progress,
                                                    Session::ScoreStorage storage = Session::ScoreStorage::Float32);
 
-// True when the model's float32 size exceeds half of this machine's memory: the
-// in-memory path (the whole model plus its gradients and scores) would not fit, so the
-// CLI and the workbench take the streamed one.
+// This machine's memory in bytes, or NUGGET_MEMORY_BYTES when set (throws Error when
+// that is not a positive number).
+double memoryBytes();
+
+// True when the model's float32 size exceeds half of memoryBytes(): the in-memory path
+// (the whole model plus its gradients and scores) would not fit, so the CLI and the
+// workbench take the streamed one, and the workbench keeps such a teacher on disk.
 bool tooLargeForMemory(const ModelConfig &config);
 
 // Defaults of every caller (CLI, experiments, workbench) for the streamed path. A model

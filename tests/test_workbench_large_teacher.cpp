@@ -1,0 +1,216 @@
+// A teacher too large for memory stays on disk in the workbench. NUGGET_MEMORY_BYTES
+// makes the demo teacher (12.9 MB in float32) count as too large for half of 20 MB
+// while the student (5 MB) fits. Against an engine holding the same teacher in memory:
+// the pair loads with the teacher memory-mapped, its sensitivity streams into a session
+// file with the same grid, the dimension map and a transfer run read the scores from
+// that file and agree, layer similarity is skipped with a reason, and saving and
+// reopening a session keeps the scores on disk. A student too large is refused.
+
+#include "TestSupport.h"
+
+#include "EngineResults.h"
+#include "WorkbenchEngine.h"
+#include "EngineTestSupport.h"
+#include "io/Session.h"
+#include "transfer/TransferRecipe.h"
+
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+
+#include <cmath>
+#include <map>
+
+using namespace nugget;
+using nugget::test::JobOutcomes;
+
+namespace {
+
+QString demoDir() { return test::sourceDir() + QStringLiteral("/resources/demo"); }
+
+TaskFiles demoTask()
+{
+    return {demoDir() + QStringLiteral("/tasks/transfer_seeds.jsonl"),
+            demoDir() + QStringLiteral("/tasks/transfer_train.jsonl"),
+            demoDir() + QStringLiteral("/tasks/transfer_eval.jsonl"), QStringLiteral("exact-match")};
+}
+
+#define NUGGET_DONE(outcomes, call)                                                                                  \
+    do {                                                                                                             \
+        const auto outcome = (outcomes).wait(call);                                                                  \
+        QVERIFY2(outcome.state == JobState::Done, qPrintable(#call + QStringLiteral(": ") + outcome.message));      \
+    } while (false)
+
+TransferRecipe smallRun()
+{
+    TransferRecipe recipe;
+    recipe.init = "transfer";
+    recipe.lora.rank = 4;
+    recipe.lora.alpha = 8;
+    recipe.training.epochs = 1;
+    recipe.evalLimit = 4;
+    recipe.evalMetric = "exact-match";
+    return recipe;
+}
+
+// What one engine shows of the demo pair's teacher.
+struct Views
+{
+    PairSummary pair;
+    ScoreGrid grid;
+    ReductionPreview preview;
+    RunSummary run;
+    int similarityUpdates = 0;
+    QStringList log;
+};
+
+struct MemoryBudget
+{
+    explicit MemoryBudget(const char *bytes) { qputenv("NUGGET_MEMORY_BYTES", bytes); }
+    ~MemoryBudget() { qunsetenv("NUGGET_MEMORY_BYTES"); }
+};
+
+void collect(WorkbenchEngine &engine, Views &views)
+{
+    QObject::connect(&engine, &WorkbenchEngine::pairLoaded, &engine, [&views](const PairSummary &p) { views.pair = p; });
+    QObject::connect(&engine, &WorkbenchEngine::sensitivityUpdated, &engine, [&views](const ScoreGrid &g) {
+        if (g.side == QLatin1String("teacher") && g.complete)
+            views.grid = g;
+    });
+    QObject::connect(&engine, &WorkbenchEngine::reductionPreviewed, &engine,
+                     [&views](const ReductionPreview &p) { views.preview = p; });
+    QObject::connect(&engine, &WorkbenchEngine::runFinished, &engine, [&views](const RunSummary &r) { views.run = r; });
+    QObject::connect(&engine, &WorkbenchEngine::similarityUpdated, &engine, [&views](const SimilarityGrid &) { ++views.similarityUpdates; });
+    QObject::connect(&engine, &WorkbenchEngine::logMessage, &engine, [&views](const LogEntry &e) { views.log << e.text; });
+}
+
+void runAll(WorkbenchEngine &engine, JobOutcomes &outcomes)
+{
+    NUGGET_DONE(outcomes, engine.loadPair(demoDir() + QStringLiteral("/teacher"), demoDir() + QStringLiteral("/student")));
+    NUGGET_DONE(outcomes, engine.loadTask(demoTask(), 96));
+    SensitivityRequest request;
+    request.streamed = true;   // the in-memory engine too: the same arithmetic on both sides
+    request.computeDtype = QStringLiteral("float32");
+    request.similarity = true;
+    NUGGET_DONE(outcomes, engine.computeSensitivity(request));
+    NUGGET_DONE(outcomes, engine.previewReduction(2, QStringLiteral("up"), QStringLiteral("submatrix"), 1));
+    NUGGET_DONE(outcomes, engine.runTransfer(smallRun(), QStringLiteral("method")));
+}
+
+void compareGrids(const ScoreGrid &actual, const ScoreGrid &expected, double tolerance)
+{
+    QVERIFY(actual.complete);
+    QCOMPARE(actual.rowLabels, expected.rowLabels);
+    QCOMPARE(actual.counts, expected.counts);
+    QCOMPARE(actual.totals.size(), expected.totals.size());
+    for (size_t i = 0; i < expected.totals.size(); ++i)
+        QVERIFY2(std::abs(actual.totals[i] - expected.totals[i]) <= tolerance * std::abs(expected.totals[i]),
+                 qPrintable(QStringLiteral("cell %1: %2 vs %3").arg(i).arg(actual.totals[i]).arg(expected.totals[i])));
+    QCOMPARE(actual.layerTotals.size(), expected.layerTotals.size());
+    for (size_t i = 0; i < expected.layerTotals.size(); ++i)
+        QVERIFY(std::abs(actual.layerTotals[i] - expected.layerTotals[i]) <= tolerance * expected.layerTotals[i]);
+}
+
+} // namespace
+
+class TestWorkbenchLargeTeacher : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void teacherTooLargeForMemoryStaysOnDisk()
+    {
+        Views inMemory, onDisk;
+        {
+            WorkbenchEngine engine;
+            JobOutcomes outcomes(engine);
+            collect(engine, inMemory);
+            runAll(engine, outcomes);
+            if (QTest::currentTestFailed())
+                return;
+        }
+        QVERIFY(!inMemory.pair.teacherMapped);
+        QVERIFY(inMemory.similarityUpdates > 0);
+
+        QTemporaryDir dir;
+        const QString saved = dir.filePath(QStringLiteral("saved.h5"));
+        MemoryBudget budget("20000000");
+        WorkbenchEngine engine;
+        JobOutcomes outcomes(engine);
+        collect(engine, onDisk);
+        runAll(engine, outcomes);
+        if (QTest::currentTestFailed())
+            return;
+
+        QVERIFY(onDisk.pair.teacherMapped);
+        // What is on disk (bfloat16 tensors, the file less its header), not a float32 copy.
+        const qint64 file = QFileInfo(demoDir() + QStringLiteral("/teacher/model.safetensors")).size();
+        QVERIFY(onDisk.pair.teacherBytes <= file && onDisk.pair.teacherBytes > file - 65536);
+        QCOMPARE(onDisk.pair.studentBytes, inMemory.pair.studentBytes);
+        QVERIFY2(onDisk.log.join(u'\n').contains(QLatin1String("stays on disk")), qPrintable(onDisk.log.join(u'\n')));
+
+        // The grid's totals come from the float32 scores as they stream past.
+        compareGrids(onDisk.grid, inMemory.grid, 1e-6);
+        if (QTest::currentTestFailed())
+            return;
+        QCOMPARE(onDisk.similarityUpdates, 0);
+        QVERIFY(onDisk.log.join(u'\n').contains(QLatin1String("Layer similarity skipped")));
+
+        // The dimension map reads the stored float16 scores back: the same window.
+        QCOMPARE(onDisk.preview.parameter, inMemory.preview.parameter);
+        QVERIFY(onDisk.preview.isWindow);
+        QCOMPARE(onDisk.preview.rowStart, inMemory.preview.rowStart);
+        QCOMPARE(onDisk.preview.columnStart, inMemory.preview.columnStart);
+        QVERIFY(std::abs(onDisk.preview.keptShare - inMemory.preview.keptShare) < 1e-3);
+
+        // The run extracts from the scores on disk: the same teacher layers.
+        QVERIFY(!inMemory.run.extraction.isEmpty());
+        QCOMPARE(onDisk.run.extraction, inMemory.run.extraction);
+        QCOMPARE(onDisk.run.items, inMemory.run.items);
+
+        // Saved, the session holds every teacher score; reopened, the grid comes back
+        // from its totals without loading the scores into memory.
+        NUGGET_DONE(outcomes, engine.saveSession(saved, smallRun(), {}, QStringLiteral("sensitivity")));
+        {
+            const auto session = Session::openReadOnly(saved.toStdString());
+            QCOMPARE(session.sensitivityParameters("teacher").size(), size_t(57));
+            QCOMPARE(session.sensitivityInfo("teacher").samples, int64_t(onDisk.grid.samples));
+        }
+        onDisk.grid = {};
+        NUGGET_DONE(outcomes, engine.openSession(saved));
+        compareGrids(onDisk.grid, inMemory.grid, 1e-3);   // embedding and head: float16 scores
+        if (QTest::currentTestFailed())
+            return;
+        NUGGET_DONE(outcomes, engine.previewReduction(2, QStringLiteral("up"), QStringLiteral("submatrix"), 1));
+        QCOMPARE(onDisk.preview.rowStart, inMemory.preview.rowStart);
+        QCOMPARE(onDisk.preview.columnStart, inMemory.preview.columnStart);
+    }
+
+    void aStudentTooLargeIsRefusedByName()
+    {
+        MemoryBudget budget("8000000");   // half: 4 MB, under the student's 5 MB
+        WorkbenchEngine engine;
+        JobOutcomes outcomes(engine);
+        const QString student = demoDir() + QStringLiteral("/student");
+        const auto outcome = outcomes.wait(engine.loadPair(demoDir() + QStringLiteral("/teacher"), student));
+        QCOMPARE(outcome.state, JobState::Failed);
+        QVERIFY2(outcome.message.contains(student) && outcome.message.contains(QLatin1String("choose a smaller student")),
+                 qPrintable(outcome.message));
+    }
+
+    void aBadMemoryBudgetIsNamed()
+    {
+        MemoryBudget budget("lots");
+        WorkbenchEngine engine;
+        JobOutcomes outcomes(engine);
+        const auto outcome = outcomes.wait(engine.loadPair(demoDir() + QStringLiteral("/teacher"),
+                                                             demoDir() + QStringLiteral("/student")));
+        QCOMPARE(outcome.state, JobState::Failed);
+        QVERIFY2(outcome.message.contains(QLatin1String("NUGGET_MEMORY_BYTES")), qPrintable(outcome.message));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestWorkbenchLargeTeacher)
+#include "test_workbench_large_teacher.moc"
