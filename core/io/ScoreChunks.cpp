@@ -5,11 +5,14 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #if !H5_VERSION_GE(1, 10, 3)
 #error "HDF5 1.10.3 or newer is needed for H5Dwrite_chunk"
@@ -20,9 +23,9 @@ namespace nugget::hdf5 {
 namespace {
 
 constexpr size_t kFletcherBytes = 4;
-// Raw bytes encoded per batch: enough chunks to keep every thread busy, few enough that
-// the encoded batch waiting to be written stays small beside the tensor itself.
-constexpr size_t kBatchBytes = size_t(64) << 20;
+// Raw bytes of the chunks encoded ahead of the writer: enough to keep every thread busy,
+// little beside the tensor itself.
+constexpr size_t kWindowBytes = size_t(32) << 20;
 
 template <typename T>
 T check(T result, const char *function)
@@ -258,42 +261,90 @@ void writeEncodedChunks(hid_t dataset, const void *data)
     }
     const auto *bytes = static_cast<const uint8_t *>(data);
 
-    const hsize_t threads = hsize_t(std::max(1, at::get_num_threads()));
-    const hsize_t batch = std::max<hsize_t>(threads, kBatchBytes / std::max<size_t>(g.chunkBytes, 1));
-    std::vector<std::vector<uint8_t>> encoded;
-    for (hsize_t first = 0; first < g.chunkCount; first += batch) {
-        const hsize_t count = std::min(batch, g.chunkCount - first);
-        encoded.assign(size_t(count), {});
-        std::exception_ptr failure;
-        std::mutex failureLock;
-        at::parallel_for(0, int64_t(count), 1, [&](int64_t begin, int64_t end) {
+    // at::parallel_for would run serially here: its OpenMP loop only exists in
+    // translation units built with -fopenmp. Plain threads take chunks in order, at
+    // most `window` ahead of the writer, and the calling thread writes each chunk as
+    // soon as it is ready (HDF5 is not thread-safe: only this thread calls it).
+    const size_t workers = size_t(std::max(1, at::get_num_threads()));
+    const hsize_t window = std::max<hsize_t>(2 * workers, kWindowBytes / g.chunkBytes);
+    std::vector<std::vector<uint8_t>> slots(static_cast<size_t>(window));   // chunk i waits in slot i % window
+    std::vector<char> ready(static_cast<size_t>(window), 0);
+    std::mutex lock;
+    std::condition_variable encodedOne, wroteOne;
+    hsize_t nextToEncode = 0, written = 0;
+    bool stop = false;
+    std::exception_ptr failure;
+
+    const auto encodeChunks = [&] {
+        std::vector<uint8_t> raw(g.chunkBytes), scratch;
+        while (true) {
+            hsize_t index = 0;
+            {
+                std::unique_lock<std::mutex> hold(lock);
+                wroteOne.wait(hold, [&] { return stop || nextToEncode >= g.chunkCount || nextToEncode < written + window; });
+                if (stop || nextToEncode >= g.chunkCount)
+                    return;
+                index = nextToEncode++;
+            }
             try {
-                std::vector<uint8_t> raw(g.chunkBytes), scratch;
-                for (int64_t i = begin; i < end; ++i) {
-                    g.gather(bytes, g.offsetOf(first + hsize_t(i)), raw.data());
-                    encoded[size_t(i)] = encodeChunk(raw.data(), raw.size(), g.elementSize, level, scratch);
-                }
+                g.gather(bytes, g.offsetOf(index), raw.data());
+                std::vector<uint8_t> stored = encodeChunk(raw.data(), raw.size(), g.elementSize, level, scratch);
+                const std::lock_guard<std::mutex> hold(lock);
+                slots[size_t(index % window)] = std::move(stored);
+                ready[size_t(index % window)] = 1;
             } catch (...) {
-                const std::lock_guard<std::mutex> hold(failureLock);
+                const std::lock_guard<std::mutex> hold(lock);
                 if (!failure)
                     failure = std::current_exception();
+                stop = true;
             }
-        });
-        if (failure) {
-            try {
-                std::rethrow_exception(failure);
-            } catch (const std::exception &e) {
-                throw H5::Exception("writeEncodedChunks", e.what());
+            encodedOne.notify_all();
+        }
+    };
+    // Stops and joins the workers however the writer leaves (an HDF5 error included).
+    struct Workers
+    {
+        std::vector<std::thread> threads;
+        std::function<void()> halt;
+        ~Workers()
+        {
+            halt();
+            for (std::thread &thread : threads)
+                thread.join();
+        }
+    } pool;
+    pool.halt = [&] {
+        {
+            const std::lock_guard<std::mutex> hold(lock);
+            stop = true;
+        }
+        wroteOne.notify_all();
+    };
+    for (size_t i = 0; i < workers; ++i)
+        pool.threads.emplace_back(encodeChunks);
+
+    for (hsize_t index = 0; index < g.chunkCount; ++index) {
+        std::vector<uint8_t> chunk;
+        {
+            std::unique_lock<std::mutex> hold(lock);
+            encodedOne.wait(hold, [&] { return stop || ready[size_t(index % window)]; });
+            if (stop) {   // only a worker's failure stops them before the end
+                try {
+                    std::rethrow_exception(failure);
+                } catch (const std::exception &e) {
+                    throw H5::Exception("writeEncodedChunks", e.what());
+                }
             }
+            chunk = std::move(slots[size_t(index % window)]);
+            ready[size_t(index % window)] = 0;
         }
-        // HDF5 is not thread-safe: one thread writes, in chunk order.
-        for (hsize_t i = 0; i < count; ++i) {
-            const std::vector<hsize_t> offset = g.offsetOf(first + i);
-            std::vector<uint8_t> &chunk = encoded[size_t(i)];
-            check(H5Dwrite_chunk(dataset, H5P_DEFAULT, 0, offset.data(), chunk.size(), chunk.data()),
-                  "H5Dwrite_chunk");
-            std::vector<uint8_t>().swap(chunk);
+        const std::vector<hsize_t> offset = g.offsetOf(index);
+        check(H5Dwrite_chunk(dataset, H5P_DEFAULT, 0, offset.data(), chunk.size(), chunk.data()), "H5Dwrite_chunk");
+        {
+            const std::lock_guard<std::mutex> hold(lock);
+            written = index + 1;
         }
+        wroteOne.notify_all();
     }
 }
 
