@@ -19,6 +19,8 @@
 #include <QTest>
 
 #include <functional>
+#include <map>
+#include <vector>
 
 using nugget::test::errorOf;
 using nugget::test::readAll;
@@ -183,6 +185,67 @@ void writePlainHdf5(const QString &path, bool withFormat, int64_t version, bool 
         root.createAttribute("version", H5::PredType::STD_I64LE, H5::DataSpace(H5S_SCALAR))
             .write(H5::PredType::NATIVE_INT64, &version);
     }
+}
+
+// What readSensitivity returns for float16 storage: the scores scaled to [0, 1] by
+// their largest value, rounded to half precision and scaled back, computed as the
+// writer and the reader do it.
+at::Tensor halfStored(const at::Tensor &scores)
+{
+    const double largest = scores.numel() > 0 ? scores.abs().max().item<double>() : 0.0;
+    const double scale = largest > 0 ? largest : 1.0;
+    return (scores / scale).to(torch::kHalf);
+}
+
+at::Tensor halfRoundTrip(const at::Tensor &scores)
+{
+    const double largest = scores.numel() > 0 ? scores.abs().max().item<double>() : 0.0;
+    const double scale = largest > 0 ? largest : 1.0;
+    return halfStored(scores).to(torch::kFloat32).mul_(scale);
+}
+
+// Non-negative scores shaped like |w * g|: many small values, a few large ones.
+at::Tensor taylorLikeScores(at::IntArrayRef shape)
+{
+    return (torch::randn(shape) * torch::randn(shape)).abs_() * 1e-3;
+}
+
+// One chunk as stored in the file: where it starts in the dataset, its filter mask
+// (0: every filter applied), its address in the file and its bytes.
+struct StoredChunk
+{
+    unsigned filterMask = 0;
+    haddr_t address = 0;
+    QByteArray bytes;
+};
+
+std::map<std::vector<hsize_t>, StoredChunk> storedChunks(const H5::DataSet &dataSet)
+{
+    std::map<std::vector<hsize_t>, StoredChunk> chunks;
+    const hid_t dataset = dataSet.getId();
+    const H5::DataSpace space = dataSet.getSpace();
+    const int rank = space.getSimpleExtentNdims();
+    hsize_t count = 0;
+    if (rank <= 0 || H5Dget_num_chunks(dataset, space.getId(), &count) < 0)
+        return chunks;
+    for (hsize_t i = 0; i < count; ++i) {
+        std::vector<hsize_t> offset(static_cast<size_t>(rank));
+        StoredChunk chunk;
+        hsize_t size = 0;
+        if (H5Dget_chunk_info(dataset, space.getId(), i, offset.data(), &chunk.filterMask, &chunk.address, &size) < 0)
+            return {};
+        chunk.bytes.resize(qsizetype(size));
+        uint32_t mask = 0;
+        if (H5Dread_chunk(dataset, H5P_DEFAULT, offset.data(), &mask, chunk.bytes.data()) < 0)
+            return {};
+        chunks[offset] = chunk;
+    }
+    return chunks;
+}
+
+std::vector<int64_t> shapeOf(const QList<qint64> &list)
+{
+    return std::vector<int64_t>(list.begin(), list.end());
 }
 
 // Files, groups, datasets and attributes HDF5 still has open (not the library's own
@@ -515,6 +578,128 @@ private Q_SLOTS:
         QVERIFY(errors > original.size() / 2);
     }
 
+    // Float16 scores are deflated on every core and handed to HDF5 as finished chunks
+    // (io/ScoreChunks.h); reading goes through HDF5's own filters, which check each
+    // chunk's Fletcher-32 and inflate it. Shapes cover edge chunks in every dimension.
+    void float16Scores_data()
+    {
+        QTest::addColumn<QList<qint64>>("shape");
+        QTest::addColumn<bool>("zeros");
+        QTest::newRow("1-D, one chunk") << QList<qint64>{1000} << false;
+        QTest::newRow("one element") << QList<qint64>{1} << false;
+        QTest::newRow("1-D, three chunks, the last partial") << QList<qint64>{600000} << false;
+        QTest::newRow("smaller than a chunk") << QList<qint64>{37, 29} << false;
+        QTest::newRow("2-D, partial last row chunk") << QList<qint64>{300, 1000} << false;
+        QTest::newRow("2-D, rows wider than a chunk") << QList<qint64>{3, 300000} << false;
+        QTest::newRow("3-D, partial outer chunk") << QList<qint64>{5, 70, 1000} << false;
+        QTest::newRow("3-D, partial middle chunk") << QList<qint64>{4, 3, 100000} << false;
+        QTest::newRow("4-D") << QList<qint64>{2, 3, 5, 7} << false;
+        QTest::newRow("large matrix, 129 chunks, more than the encoding window") << QList<qint64>{4100, 8192} << false;
+        QTest::newRow("zeros") << QList<qint64>{100, 100} << true;
+        QTest::newRow("empty") << QList<qint64>{0, 5} << false;
+        QTest::newRow("scalar") << QList<qint64>{} << false;
+    }
+
+    void float16Scores()
+    {
+        QFETCH(QList<qint64>, shape);
+        QFETCH(bool, zeros);
+        torch::manual_seed(11);
+        const at::Tensor scores = zeros ? torch::zeros(shapeOf(shape)) : taylorLikeScores(shapeOf(shape));
+        QTemporaryDir dir;
+        const QString path = dir.filePath("s.h5");
+        {
+            Session session = Session::create(str(path));
+            session.writeSensitivity("teacher", kDownProj, scores, Session::ScoreStorage::Float16);
+            QVERIFY(sameTensor(session.readSensitivity("teacher", kDownProj), halfRoundTrip(scores)));
+            session.commit();
+        }
+        {
+            const Session s = Session::openReadOnly(str(path));
+            QVERIFY(sameTensor(s.readSensitivity("teacher", kDownProj), halfRoundTrip(scores)));
+        }
+
+        // The chunks are byte for byte what HDF5's own pipeline makes of the same values.
+        H5::Exception::dontPrint();
+        const H5::H5File file(str(path), H5F_ACC_RDONLY);
+        const H5::DataSet dataset = file.openDataSet("/sensitivity/teacher/" + kDownProj);
+        const H5::DSetCreatPropList dcpl = dataset.getCreatePlist();
+        if (dcpl.getLayout() != H5D_CHUNKED) {
+            QVERIFY(scores.numel() == 0 || scores.dim() == 0);   // nothing to chunk
+            return;
+        }
+        QCOMPARE(dcpl.getNfilters(), 3);
+        QCOMPARE(H5Pget_filter2(dcpl.getId(), 0, nullptr, nullptr, nullptr, 0, nullptr, nullptr), H5Z_FILTER_SHUFFLE);
+        QCOMPARE(H5Pget_filter2(dcpl.getId(), 1, nullptr, nullptr, nullptr, 0, nullptr, nullptr), H5Z_FILTER_DEFLATE);
+        QCOMPARE(H5Pget_filter2(dcpl.getId(), 2, nullptr, nullptr, nullptr, 0, nullptr, nullptr), H5Z_FILTER_FLETCHER32);
+
+        const QString referencePath = dir.filePath("reference.h5");
+        H5::FileAccPropList access;
+        H5Pset_libver_bounds(access.getId(), H5F_LIBVER_V110, H5F_LIBVER_V110);
+        H5::H5File reference(str(referencePath), H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, access);
+        H5::DataSet pipelined = reference.createDataSet("scores", dataset.getDataType(), dataset.getSpace(), dcpl);
+        const at::Tensor half = halfStored(scores).contiguous();
+        pipelined.write(half.data_ptr(), dataset.getDataType());
+        reference.flush(H5F_SCOPE_LOCAL);
+
+        const auto written = storedChunks(dataset);
+        const auto expected = storedChunks(pipelined);
+        QVERIFY(!written.empty());
+        QCOMPARE(written.size(), expected.size());
+        for (const auto &[offset, chunk] : written) {
+            QCOMPARE(chunk.filterMask, 0u);
+            QVERIFY(expected.count(offset) == 1);
+            QCOMPARE(expected.at(offset).filterMask, 0u);
+            QVERIFY2(chunk.bytes == expected.at(offset).bytes,
+                     qPrintable(QStringLiteral("chunk at %1 differs from HDF5's encoding").arg(offset.front())));
+        }
+    }
+
+    // A damaged byte anywhere in a compressed score chunk (zlib header, deflate stream,
+    // stored checksum) is a read error naming the file.
+    void damagedFloat16ChunkIsReadError()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("s.h5");
+        torch::manual_seed(5);
+        const at::Tensor scores = taylorLikeScores({600, 1000});   // 3 chunks
+        {
+            Session session = Session::create(str(path));
+            session.writeSensitivity("teacher", kDownProj, scores, Session::ScoreStorage::Float16);
+            session.writeSensitivity("teacher", kUpProj, torch::rand({4, 4}), Session::ScoreStorage::Float16);
+            session.commit();
+        }
+        std::map<std::vector<hsize_t>, StoredChunk> chunks;
+        {
+            H5::Exception::dontPrint();
+            const H5::H5File file(str(path), H5F_ACC_RDONLY);
+            chunks = storedChunks(file.openDataSet("/sensitivity/teacher/" + kDownProj));
+        }
+        QCOMPARE(chunks.size(), size_t(3));
+        const QByteArray original = readAll(path);
+        const QString damaged = dir.filePath("damaged.h5");
+        for (const auto &[offset, chunk] : chunks) {
+            const qint64 start = qint64(chunk.address), size = chunk.bytes.size();
+            QCOMPARE(original.mid(start, size), chunk.bytes);
+            for (const qint64 position : {start, start + 1, start + size / 3, start + size / 2, start + size - 5,
+                                          start + size - 1}) {
+                QByteArray bytes = original;
+                bytes[position] = char(bytes[position] ^ 0x01);
+                QVERIFY(writeBytes(damaged, bytes));
+                const QString message = errorOf([&] {
+                    const Session s = Session::openReadOnly(str(damaged));
+                    s.readSensitivity("teacher", kDownProj);
+                });
+                QVERIFY2(message.startsWith(damaged), qPrintable(QStringLiteral("byte %1: %2").arg(position).arg(message)));
+                QVERIFY2(message.contains("Fletcher32"), qPrintable(message));
+                // The other dataset's chunks are untouched and still read.
+                const Session s = Session::openReadOnly(str(damaged));
+                QCOMPARE(s.readSensitivity("teacher", kUpProj).sizes(), (at::IntArrayRef{4, 4}));
+            }
+        }
+        QCOMPARE(openObjects(), ssize_t(0));
+    }
+
     void badFiles_data()
     {
         QTest::addColumn<QString>("kind");
@@ -707,6 +892,66 @@ print("ok")
         QProcess process;
         process.start(python, {"-c", QString::fromUtf8(script), path, QString::fromStdString(kUpProj),
                                QString::number(sample.upProj[1][2].item<float>(), 'g', 9)});
+        QVERIFY(process.waitForFinished(120000));
+        const QString output = QString::fromUtf8(process.readAllStandardOutput());
+        const QString errors = QString::fromUtf8(process.readAllStandardError());
+        QVERIFY2(process.exitCode() == 0 && output.trimmed() == "ok", qPrintable(output + errors));
+    }
+
+    // h5py reads float16 scores written chunk by chunk as the same half values, through
+    // HDF5's checksum and inflate filters.
+    void h5pyReadsFloat16Scores()
+    {
+        const QString python = QStringLiteral("/usr/bin/python3");
+        if (!QFileInfo::exists(python))
+            QSKIP("/usr/bin/python3 is not installed; cannot check the file with h5py");
+        QProcess probe;
+        probe.start(python, {"-c", "import h5py"});
+        if (!probe.waitForFinished(60000) || probe.exitStatus() != QProcess::NormalExit || probe.exitCode() != 0)
+            QSKIP("python3-h5py is not installed; cannot check the file with h5py");
+
+        QTemporaryDir dir;
+        const QString path = dir.filePath("session.h5");
+        torch::manual_seed(13);
+        const std::vector<std::pair<std::string, std::vector<int64_t>>> items{
+            {"a", {300, 1000}}, {"b", {3, 300000}}, {"c", {37, 29}}, {"d", {600000}}};
+        QStringList arguments{"-c", "", path};
+        {
+            Session session = Session::create(str(path));
+            for (const auto &[name, shape] : items) {
+                const at::Tensor scores = taylorLikeScores(shape);
+                session.writeSensitivity("teacher", name, scores, Session::ScoreStorage::Float16);
+                const at::Tensor half = halfStored(scores).contiguous();
+                const QString raw = dir.filePath(QString::fromStdString(name) + ".f16");
+                QVERIFY(writeBytes(raw, QByteArray(static_cast<const char *>(half.data_ptr()),
+                                                   qsizetype(half.numel() * 2))));
+                QStringList dims;
+                for (const int64_t d : shape)
+                    dims << QString::number(d);
+                arguments << QString::fromStdString(name) << raw << dims.join('x');
+            }
+            session.commit();
+        }
+        arguments[1] = QString::fromUtf8(R"(
+import sys
+import h5py, numpy as np
+path, rest = sys.argv[1], sys.argv[2:]
+with h5py.File(path, "r") as f:
+    g = f["sensitivity/teacher"]
+    for name, raw, shape in zip(rest[0::3], rest[1::3], rest[2::3]):
+        d = g[name]
+        shape = tuple(int(n) for n in shape.split("x"))
+        assert d.shape == shape, (name, d.shape, shape)
+        assert d.dtype == np.float16, (name, d.dtype)
+        assert list(d._filters) == ["shuffle", "gzip", "fletcher32"], (name, d._filters)
+        assert d.compression_opts == 1, d.compression_opts
+        expected = np.fromfile(raw, dtype="<f2").reshape(shape)
+        assert np.array_equal(d[()], expected), name
+        assert float(d.attrs["scale"]) > 0
+print("ok")
+)");
+        QProcess process;
+        process.start(python, arguments);
         QVERIFY(process.waitForFinished(120000));
         const QString output = QString::fromUtf8(process.readAllStandardOutput());
         const QString errors = QString::fromUtf8(process.readAllStandardError());

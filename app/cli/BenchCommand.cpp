@@ -206,11 +206,14 @@ int runBench(const QStringList &arguments)
         return benchScale(arguments);
     if (which == QLatin1String("jobs"))
         return benchJobs(arguments);
+    if (which == QLatin1String("session-writes"))
+        return benchSessionWrites(arguments);
     std::printf("Usage: nugget-cli bench BENCHMARK [options]\n\nBenchmarks:\n"
                 "  forward    tokens/s of forward and forward+backward against the machine's matmul GFLOP/s\n"
                 "  window     best-sub-matrix search of dimensionality reduction against a float32 sum and the reference\n"
                 "  scale      streamed sensitivity and extraction at 13B -> 7B shapes: peak memory, s/sample, FLOP/s\n"
                 "  jobs       resident memory over repeated LoRA jobs in one process (a job must release its memory)\n"
+                "  session-writes  float16 score writes: HDF5's one-thread filters against chunks encoded on every thread\n"
                 "  ui         longest UI-thread stall of the workbench during a sensitivity job, against the idle window\n");
     return which == QLatin1String("--help") ? 0 : 2;
 }

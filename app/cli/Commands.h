@@ -26,6 +26,7 @@ int benchWindow(const QStringList &arguments);   // nugget-cli bench window
 int benchUi(const QStringList &arguments);       // nugget-cli bench ui
 int benchScale(const QStringList &arguments);    // nugget-cli bench scale
 int benchJobs(const QStringList &arguments);     // nugget-cli bench jobs
+int benchSessionWrites(const QStringList &arguments);   // nugget-cli bench session-writes
 
 // Prints a throttled progress line for a training step on stderr.
 void printTrainingStep(const TrainingStep &step);

@@ -23,7 +23,11 @@
 //                                    ScoreStorage::Float16 (large models), IEEE
 //                                    half floats holding scores / scale, with the
 //                                    float64 attribute scale = the largest score
-//                                    (values below 2^-24 of it read back as 0)
+//                                    (values below 2^-24 of it read back as 0);
+//                                    filters shuffle, deflate level 1, Fletcher-32
+//                                    (over the compressed bytes), the order h5py
+//                                    uses; the chunks are encoded on every core
+//                                    (io/ScoreChunks.h)
 // /sensitivity/student/...           the same for the student, when computed
 // /sensitivity/layers/teacher        float64 [layers, modules]: per-layer per-module
 //                                    totals; attribute modules (1-D string array,
