@@ -16,7 +16,7 @@ packages=(
   # data-parallel process groups (libtorch c10d over Gloo needs its headers)
   libgloo-dev
   # sessions and tokenizers
-  libhdf5-dev libsentencepiece-dev
+  libhdf5-dev zlib1g-dev libsentencepiece-dev
   # headless display for GUI runs without a screen
   xvfb xauth
   # tests that check sessions are readable by other tools
