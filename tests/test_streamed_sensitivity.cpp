@@ -9,6 +9,7 @@
 #include "model/ModelFolder.h"
 #include "text/ChatDataset.h"
 #include "text/Tokenizer.h"
+#include "transfer/LayerSimilarity.h"
 #include "transfer/StreamedSensitivity.h"
 #include "transfer/TransferRecipe.h"
 
@@ -207,6 +208,29 @@ private Q_SLOTS:
             QVERIFY(std::abs(roundedResult.losses[i] - exactResult.losses[i]) < 0.01 * std::abs(exactResult.losses[i]));
         qInfo("largest relative L1 difference of a matrix %.3g, of a layer-module total %.3g", largestDifference,
               totalsDifference);
+    }
+
+    // The layer outputs layer similarity compares, computed one layer at a time from
+    // the mapped weights, equal those of the loaded model (cut at maxTokens alike).
+    void streamedLayerStatesEqualTheLoadedModels()
+    {
+        const auto folder = demoTeacher().toStdString();
+        const auto samples = demoSeeds(4);
+        const int64_t maxTokens = 150;   // cuts the second or third sample short
+        auto loaded = loadModelFolder(folder);
+        Progress progress;
+        const auto expected = layerStates(loaded.model, samples, maxTokens, progress);
+        std::vector<int64_t> order;
+        streamedLayerStates(loaded.config, TensorStore::openFolder(folder), samples, maxTokens, at::kCPU, at::kFloat,
+                            progress, [&](int64_t layer, const at::Tensor &states) {
+                                order.push_back(layer);
+                                const auto &reference = expected.at(static_cast<size_t>(layer));
+                                QCOMPARE(states.sizes(), reference.sizes());
+                                QCOMPARE(states.size(0), maxTokens);
+                                const double scale = reference.abs().max().item<double>();
+                                QVERIFY((states - reference).abs().max().item<double>() <= 1e-5 * scale);
+                            });
+        QCOMPARE(order, (std::vector<int64_t>{0, 1, 2, 3, 4, 5}));
     }
 
     void storesIntoSessionAndLoadsBack()

@@ -2,9 +2,9 @@
 // makes the demo teacher (12.9 MB in float32) count as too large for half of 20 MB
 // while the student (5 MB) fits. Against an engine holding the same teacher in memory:
 // the pair loads with the teacher memory-mapped, its sensitivity streams into a session
-// file with the same grid, the dimension map and a transfer run read the scores from
-// that file and agree, layer similarity is skipped with a reason, and saving and
-// reopening a session keeps the scores on disk. A student too large is refused.
+// file with the same grid, layer similarity streams its layers to the same CKA, the
+// dimension map and a transfer run read the scores from that file and agree, and saving
+// and reopening a session keeps the scores on disk. A student too large is refused.
 
 #include "TestSupport.h"
 
@@ -63,6 +63,7 @@ struct Views
     ReductionPreview preview;
     RunSummary run;
     int similarityUpdates = 0;
+    SimilarityGrid similarity;   // the complete one
     QStringList log;
 };
 
@@ -82,7 +83,11 @@ void collect(WorkbenchEngine &engine, Views &views)
     QObject::connect(&engine, &WorkbenchEngine::reductionPreviewed, &engine,
                      [&views](const ReductionPreview &p) { views.preview = p; });
     QObject::connect(&engine, &WorkbenchEngine::runFinished, &engine, [&views](const RunSummary &r) { views.run = r; });
-    QObject::connect(&engine, &WorkbenchEngine::similarityUpdated, &engine, [&views](const SimilarityGrid &) { ++views.similarityUpdates; });
+    QObject::connect(&engine, &WorkbenchEngine::similarityUpdated, &engine, [&views](const SimilarityGrid &g) {
+        ++views.similarityUpdates;
+        if (g.complete)
+            views.similarity = g;
+    });
     QObject::connect(&engine, &WorkbenchEngine::logMessage, &engine, [&views](const LogEntry &e) { views.log << e.text; });
 }
 
@@ -155,8 +160,14 @@ private Q_SLOTS:
         compareGrids(onDisk.grid, inMemory.grid, 1e-6);
         if (QTest::currentTestFailed())
             return;
-        QCOMPARE(onDisk.similarityUpdates, 0);
-        QVERIFY(onDisk.log.join(u'\n').contains(QLatin1String("Layer similarity skipped")));
+        // Layer similarity from the teacher's layers streamed one at a time.
+        QVERIFY(onDisk.similarityUpdates > 0);
+        QCOMPARE(onDisk.similarity.teacherLayers, inMemory.similarity.teacherLayers);
+        QCOMPARE(onDisk.similarity.values.size(), inMemory.similarity.values.size());
+        for (size_t i = 0; i < inMemory.similarity.values.size(); ++i)
+            QVERIFY2(std::abs(onDisk.similarity.values[i] - inMemory.similarity.values[i]) < 1e-6,
+                     qPrintable(QStringLiteral("CKA cell %1: %2 vs %3").arg(i).arg(onDisk.similarity.values[i])
+                                    .arg(inMemory.similarity.values[i])));
 
         // The dimension map reads the stored float16 scores back: the same window.
         QCOMPARE(onDisk.preview.parameter, inMemory.preview.parameter);

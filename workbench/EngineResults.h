@@ -46,9 +46,8 @@ struct PairSummary
     QString device;    // where the models live, e.g. "cpu"
     QString dtype;     // compute dtype
     qint64 teacherBytes = 0, studentBytes = 0;   // parameters in memory (mapped: the checkpoint's bytes on disk)
-    // A teacher too large for memory stays on disk, memory-mapped: its sensitivity is
-    // streamed one layer at a time into a session file, and layer similarity is not
-    // available.
+    // A teacher too large for memory stays on disk, memory-mapped: its sensitivity and
+    // layer similarity stream it one layer at a time, its scores go to a session file.
     bool teacherMapped = false;
 };
 

@@ -460,8 +460,8 @@ int WorkbenchEngine::loadPair(const QString &teacherDir, const QString &studentD
                            Q_EMIT logMessage({LogLevel::Info,
                                               tr("The teacher (%1 in float32) is too large for half of this "
                                                  "machine's memory: it stays on disk, memory-mapped. Its "
-                                                 "sensitivity streams one layer at a time into a session file; "
-                                                 "layer similarity needs it in memory and is not available.")
+                                                 "sensitivity and layer similarity stream it one layer at a time; "
+                                                 "its scores go to a session file.")
                                                   .arg(qs(byteSizeText(4.0 * double(teacherConfig.parameterCount())))),
                                               teacherDir});
                        Q_EMIT pairLoaded(summary);
@@ -626,18 +626,30 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
             state.teacherScores = score(pair.teacher, QStringLiteral("teacher"));
         if (request.includeStudent)
             state.studentScores = score(pair.student, QStringLiteral("student"));
-        if (request.similarity && state.teacherMapped()) {
-            Q_EMIT logMessage({LogLevel::Info,
-                               tr("Layer similarity skipped: it runs both models over the seed samples with the "
-                                  "teacher in memory, and this teacher stays on disk"),
-                               {}});
-        } else if (request.similarity) {
+        if (request.similarity) {
             job.progress->report(0, "layer similarity");
-            auto matrix = layerSimilarity(pair.teacher.model, pair.student.model, state.seedSamples, *job.progress,
-                                          1024, [&](int64_t row, const at::Tensor &partial) {
-                                              if (row + 1 < partial.size(0) && job.results.due())
-                                                  Q_EMIT similarityUpdated(similarityGrid(partial, false));
-                                          });
+            const auto onRow = [&](int64_t row, const at::Tensor &partial) {
+                if (row + 1 < partial.size(0) && job.results.due())
+                    Q_EMIT similarityUpdated(similarityGrid(partial, false));
+            };
+            constexpr int64_t maxTokens = 1024;
+            at::Tensor matrix;
+            if (state.teacherMapped()) {
+                // The teacher's layers one at a time from the mapped checkpoint.
+                const auto &config = pair.teacher.config;
+                const auto options = streamedOptions(config, QStringLiteral("teacher"));
+                const auto weights = TensorStore::openFolder(pair.teacher.folder);
+                matrix = layerSimilarity(
+                    config,
+                    [&](const std::function<void(int64_t, const at::Tensor &)> &onLayer) {
+                        streamedLayerStates(config, weights, state.seedSamples, maxTokens, device,
+                                            options.computeDtype, *job.progress, onLayer);
+                    },
+                    pair.student.model, state.seedSamples, *job.progress, maxTokens, onRow);
+            } else {
+                matrix = layerSimilarity(pair.teacher.model, pair.student.model, state.seedSamples, *job.progress,
+                                         maxTokens, onRow);
+            }
             state.similarity = matrix;
             Q_EMIT similarityUpdated(similarityGrid(matrix, true));
         }

@@ -522,7 +522,7 @@ void MainWindow::onPairLoaded(const PairSummary &pair)
     };
     m_teacher->setRuntime(pair.teacherMapped
                               ? tr("On disk, memory-mapped (%1): too large for half of this machine's memory. "
-                                   "Sensitivity streams it one layer at a time; layer similarity is not available.")
+                                   "Sensitivity and layer similarity stream it one layer at a time.")
                                     .arg(QString::fromStdString(byteSizeText(double(pair.teacherBytes))))
                               : runtime(pair.teacherBytes));
     m_student->setRuntime(runtime(pair.studentBytes));

@@ -90,28 +90,28 @@ double linearCka(const at::Tensor &x, const at::Tensor &y)
     return similarity(represent(x, gramForm), represent(y, gramForm));
 }
 
-at::Tensor layerSimilarity(LlamaForCausalLM &teacher, LlamaForCausalLM &student, const std::vector<SeedSample> &samples,
-                           Progress &progress, int64_t maxTokens,
+at::Tensor layerSimilarity(const ModelConfig &teacherConfig, const LayerStatesSource &teacher, LlamaForCausalLM &student,
+                           const std::vector<SeedSample> &samples, Progress &progress, int64_t maxTokens,
                            const std::function<void(int64_t, const at::Tensor &)> &onRow)
 {
     const auto studentStates = layerStates(student, samples, maxTokens, progress);
     const int64_t tokens = studentStates.empty() ? 0 : studentStates.front().size(0);
-    const bool gramForm =
-        useGramForm(tokens, teacher->config().hiddenSize, student->config().hiddenSize);
+    const bool gramForm = useGramForm(tokens, teacherConfig.hiddenSize, student->config().hiddenSize);
     std::vector<Representation> studentRepresentations;
     for (const auto &states : studentStates) {
         progress.checkCancelled();
         studentRepresentations.push_back(represent(states, gramForm));
     }
-    const auto teacherStates = layerStates(teacher, samples, maxTokens, progress);
-    const auto rows = static_cast<int64_t>(teacherStates.size());
+    const auto rows = teacherConfig.numHiddenLayers;
     const auto cols = static_cast<int64_t>(studentRepresentations.size());
     auto matrix = torch::full({rows, cols}, std::numeric_limits<double>::quiet_NaN(), torch::kDouble);
-    for (int64_t t = 0; t < rows; ++t) {
+    teacher([&](int64_t t, const at::Tensor &states) {
         progress.checkCancelled();
-        if (teacherStates[t].size(0) != tokens)
+        if (t < 0 || t >= rows)
+            throw Error("internal error: teacher layer " + std::to_string(t) + " out of range");
+        if (states.size(0) != tokens)
             throw Error("teacher and student saw different token counts; they must share a tokenizer");
-        const auto teacherRepresentation = represent(teacherStates[t], gramForm);
+        const auto teacherRepresentation = represent(states, gramForm);
         for (int64_t s = 0; s < cols; ++s) {
             progress.checkCancelled();   // a cell can take a while with many tokens
             matrix[t][s] = similarity(teacherRepresentation, studentRepresentations[s]);
@@ -119,8 +119,20 @@ at::Tensor layerSimilarity(LlamaForCausalLM &teacher, LlamaForCausalLM &student,
         progress.report(double(t + 1) / double(rows), "layer similarity");
         if (onRow)
             onRow(t, matrix);
-    }
+    });
     return matrix;
+}
+
+at::Tensor layerSimilarity(LlamaForCausalLM &teacher, LlamaForCausalLM &student, const std::vector<SeedSample> &samples,
+                           Progress &progress, int64_t maxTokens,
+                           const std::function<void(int64_t, const at::Tensor &)> &onRow)
+{
+    const auto source = [&](const std::function<void(int64_t, const at::Tensor &)> &onLayer) {
+        const auto states = layerStates(teacher, samples, maxTokens, progress);
+        for (size_t t = 0; t < states.size(); ++t)
+            onLayer(static_cast<int64_t>(t), states[t]);
+    };
+    return layerSimilarity(teacher->config(), source, student, samples, progress, maxTokens, onRow);
 }
 
 } // namespace nugget

@@ -31,4 +31,15 @@ at::Tensor layerSimilarity(LlamaForCausalLM &teacher, LlamaForCausalLM &student,
                            Progress &progress, int64_t maxTokens = 1024,
                            const std::function<void(int64_t row, const at::Tensor &matrix)> &onRow = {});
 
+// Calls its argument with each teacher layer's states in layer order, as layerStates()
+// would give them (streamedLayerStates() for a teacher kept on disk).
+using LayerStatesSource =
+    std::function<void(const std::function<void(int64_t layer, const at::Tensor &states)> &onLayer)>;
+
+// The same with the teacher's states from `teacher`, one layer at a time: only one
+// teacher layer's states are held at once.
+at::Tensor layerSimilarity(const ModelConfig &teacherConfig, const LayerStatesSource &teacher, LlamaForCausalLM &student,
+                           const std::vector<SeedSample> &samples, Progress &progress, int64_t maxTokens = 1024,
+                           const std::function<void(int64_t row, const at::Tensor &matrix)> &onRow = {});
+
 } // namespace nugget

@@ -368,6 +368,49 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
     return result;
 }
 
+void streamedLayerStates(const ModelConfig &config, const TensorStore &weights, const std::vector<SeedSample> &samples,
+                         int64_t maxTokens, at::Device device, at::ScalarType computeDtype, Progress &progress,
+                         const std::function<void(int64_t, const at::Tensor &)> &onLayer)
+{
+    torch::NoGradGuard noGrad;
+    const auto activation = at::TensorOptions().dtype(computeDtype).device(device);
+    const auto embedding = storedTensor(weights, "model.embed_tokens.weight", {config.vocabSize, config.hiddenSize});
+    // The same tokens as layerStates(): whole samples in order, the last one cut short.
+    std::vector<at::Tensor> states;
+    int64_t tokens = 0;
+    for (const auto &sample : samples) {
+        progress.checkCancelled();
+        const int64_t take = std::min<int64_t>(static_cast<int64_t>(sample.inputIds.size()), maxTokens - tokens);
+        if (take <= 0)
+            break;
+        if (take > config.maxPositionEmbeddings)
+            throw Error("sequence of " + std::to_string(take) + " tokens exceeds the model's context of " +
+                        std::to_string(config.maxPositionEmbeddings));
+        const auto ids = torch::tensor(std::vector<int64_t>(sample.inputIds.begin(), sample.inputIds.begin() + take),
+                                       torch::kLong);
+        states.push_back(embedding.index_select(0, ids).unsqueeze(0).to(activation));
+        tokens += take;
+    }
+    const RotaryEmbedding rotary(config.headDim, config.ropeTheta);
+    LlamaDecoderLayer layer(config);
+    layer->to(device, computeDtype);
+    layer->eval();
+    for (int64_t l = 0; l < config.numHiddenLayers; ++l) {
+        progress.checkCancelled();
+        loadLayer(*layer, weights, l);
+        std::vector<at::Tensor> outputs;
+        for (auto &x : states) {
+            progress.checkCancelled();
+            const auto [cos, sin] = rotary.cosSin(0, x.size(1), activation);
+            x = layer->forward(x, cos, sin, nullptr, nullptr);
+            outputs.push_back(x[0].to(at::kCPU, at::kFloat));
+        }
+        onLayer(l, outputs.empty() ? torch::zeros({0, config.hiddenSize}) : torch::cat(outputs, 0));
+        progress.report(double(l + 1) / double(config.numHiddenLayers),
+                        "layer " + std::to_string(l + 1) + "/" + std::to_string(config.numHiddenLayers));
+    }
+}
+
 double memoryBytes()
 {
     // NUGGET_MEMORY_BYTES: a share of a machine others use too (and the tests' way to

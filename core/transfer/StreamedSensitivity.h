@@ -73,6 +73,15 @@ StreamedSensitivityResult storeStreamedSensitivity(Session *session, const std::
                                                    const StreamedSensitivityOptions &options, Progress &progress,
                                                    Session::ScoreStorage storage = Session::ScoreStorage::Float32);
 
+// The output of every decoder layer for the seed samples' tokens (concatenated over
+// samples, at most `maxTokens` rows), computed one layer at a time from the mapped
+// weights as layerStates() computes them from a loaded model: `onLayer` receives layer
+// 0, 1, ... as float32 [tokens, hidden] CPU tensors. Peak memory: one layer's weights
+// and the tokens' hidden states. Throws Cancelled between layers and samples.
+void streamedLayerStates(const ModelConfig &config, const TensorStore &weights, const std::vector<SeedSample> &samples,
+                         int64_t maxTokens, at::Device device, at::ScalarType computeDtype, Progress &progress,
+                         const std::function<void(int64_t layer, const at::Tensor &states)> &onLayer);
+
 // This machine's memory in bytes, or NUGGET_MEMORY_BYTES when set (throws Error when
 // that is not a positive number).
 double memoryBytes();
