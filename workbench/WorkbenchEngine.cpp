@@ -617,6 +617,11 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
                 disk.samples = result.samples;
             }
             disk.session = std::make_unique<Session>(Session::openReadOnly(path));
+            Q_EMIT logMessage({LogLevel::Info,
+                               tr("Teacher scores kept in %1 (%2) until the pair or the task changes; "
+                                  "File > Save Session As keeps a copy")
+                                   .arg(qs(path), qs(byteSizeText(double(QFileInfo(qs(path)).size())))),
+                               qs(path)});
             Q_EMIT sensitivityUpdated(scoreGrid(QStringLiteral("teacher"), disk.metric, disk.cells, config, n, n, 0, true));
             return disk;
         };
