@@ -255,6 +255,18 @@ ssize_t openObjects()
     return H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE | H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_ATTR);
 }
 
+// Why h5py cannot check a file here, or empty when `python` imports it.
+QString h5pyMissing(const QString &python)
+{
+    if (!QFileInfo::exists(python))
+        return python + QStringLiteral(" is not installed; cannot check the file with h5py");
+    QProcess probe;
+    probe.start(python, {"-c", "import h5py"});
+    if (!probe.waitForFinished(60000) || probe.exitStatus() != QProcess::NormalExit || probe.exitCode() != 0)
+        return QStringLiteral("python3-h5py is not installed; cannot check the file with h5py");
+    return {};
+}
+
 } // namespace
 
 class TestSession : public QObject
@@ -843,12 +855,8 @@ private Q_SLOTS:
     void h5pyReadsSession()
     {
         const QString python = QStringLiteral("/usr/bin/python3");
-        if (!QFileInfo::exists(python))
-            QSKIP("/usr/bin/python3 is not installed; cannot check the file with h5py");
-        QProcess probe;
-        probe.start(python, {"-c", "import h5py"});
-        if (!probe.waitForFinished(60000) || probe.exitStatus() != QProcess::NormalExit || probe.exitCode() != 0)
-            QSKIP("python3-h5py is not installed; cannot check the file with h5py");
+        if (const auto missing = h5pyMissing(python); !missing.isEmpty())
+            QSKIP(qPrintable(missing));
 
         QTemporaryDir dir;
         const QString path = dir.filePath("session.h5");
@@ -903,12 +911,8 @@ print("ok")
     void h5pyReadsFloat16Scores()
     {
         const QString python = QStringLiteral("/usr/bin/python3");
-        if (!QFileInfo::exists(python))
-            QSKIP("/usr/bin/python3 is not installed; cannot check the file with h5py");
-        QProcess probe;
-        probe.start(python, {"-c", "import h5py"});
-        if (!probe.waitForFinished(60000) || probe.exitStatus() != QProcess::NormalExit || probe.exitCode() != 0)
-            QSKIP("python3-h5py is not installed; cannot check the file with h5py");
+        if (const auto missing = h5pyMissing(python); !missing.isEmpty())
+            QSKIP(qPrintable(missing));
 
         QTemporaryDir dir;
         const QString path = dir.filePath("session.h5");

@@ -50,6 +50,15 @@ std::vector<SeedSample> randomSeeds(int count, int64_t vocab, int64_t length)
     return samples;
 }
 
+// A test row's model folder and seed samples: the demo teacher with three of its task's
+// seeds, or stories260K with three random sequences.
+std::pair<std::string, std::vector<SeedSample>> modelAndSeeds(const QString &model)
+{
+    if (model == QStringLiteral("demo"))
+        return {demoTeacher().toStdString(), demoSeeds(3)};
+    return {test::sharedPath(QStringLiteral("models/stories260K")).toStdString(), randomSeeds(3, 512, 24)};
+}
+
 std::map<std::string, at::Tensor> streamed(const std::string &folder, const std::vector<SeedSample> &samples,
                                            StreamedSensitivityOptions options, StreamedSensitivityResult *result = nullptr)
 {
@@ -109,16 +118,9 @@ private Q_SLOTS:
         QFETCH(QString, model);
         QFETCH(QString, metric);
         QFETCH(bool, spill);
-        std::string folder;
-        std::vector<SeedSample> samples;
-        if (model == QStringLiteral("demo")) {
-            folder = demoTeacher().toStdString();
-            samples = demoSeeds(3);
-        } else {
+        if (model != QStringLiteral("demo"))
             NUGGET_REQUIRE_SHARED("models/stories260K/model.safetensors");
-            folder = test::sharedPath(QStringLiteral("models/stories260K")).toStdString();
-            samples = randomSeeds(3, 512, 24);
-        }
+        const auto [folder, samples] = modelAndSeeds(model);
         SensitivityOptions reference;
         reference.metric = parseSensitivityMetric(metric.toStdString());
         auto loaded = loadModelFolder(folder);   // float32, as the streamed path computes
@@ -157,16 +159,9 @@ private Q_SLOTS:
         QFETCH(QString, model);
         QFETCH(QString, metric);
         QFETCH(bool, spill);
-        std::string folder;
-        std::vector<SeedSample> samples;
-        if (model == QStringLiteral("demo")) {
-            folder = demoTeacher().toStdString();
-            samples = demoSeeds(3);
-        } else {
+        if (model != QStringLiteral("demo"))
             NUGGET_REQUIRE_SHARED("models/stories260K/model.safetensors");
-            folder = test::sharedPath(QStringLiteral("models/stories260K")).toStdString();
-            samples = randomSeeds(3, 512, 24);
-        }
+        const auto [folder, samples] = modelAndSeeds(model);
         StreamedSensitivityOptions options;
         options.metric = parseSensitivityMetric(metric.toStdString());
         StreamedSensitivityResult exactResult, roundedResult;

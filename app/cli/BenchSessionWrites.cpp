@@ -58,16 +58,6 @@ Timing timed(const std::function<void()> &fn)
             processCpuSeconds() - cpuStart};
 }
 
-// The float16 type sessions store (IEEE half, little-endian).
-H5::FloatType halfType()
-{
-    H5::FloatType type(H5::PredType::IEEE_F32LE);
-    type.setFields(15, 10, 5, 0, 10);
-    type.setSize(2);
-    type.setEbias(15);
-    return type;
-}
-
 H5::H5File createFile(const std::string &path)
 {
     H5::FileAccPropList access;
@@ -164,7 +154,7 @@ int benchSessionWrites(const QStringList &arguments)
         file.openDataSet("/sensitivity/teacher/" + name(0)).getCreatePlist().getChunk(2, chunk.data());
     }
 
-    const H5::FloatType type = halfType();
+    const H5::FloatType type = hdf5::halfType();
     const std::vector<hsize_t> dims{hsize_t(rows), hsize_t(cols)};
     enum class Method { PipelineBefore, PipelineNow, Encoded };
     const auto writeFile = [&](const std::string &path, Method method) {

@@ -195,6 +195,15 @@ int deflateLevelOf(hid_t dcpl, size_t elementSize)
 
 } // namespace
 
+H5::FloatType halfType()
+{
+    H5::FloatType type(H5::PredType::IEEE_F32LE);
+    type.setFields(15, 10, 5, 0, 10);
+    type.setSize(2);
+    type.setEbias(15);
+    return type;
+}
+
 void addEncodedChunkFilters(hid_t dcpl, unsigned level)
 {
     check(H5Pset_shuffle(dcpl), "H5Pset_shuffle");

@@ -6,6 +6,7 @@
 // finished chunks (H5Dwrite_chunk, filter mask 0). The file stays plain HDF5: readers
 // run the normal pipeline, verify the checksum and decompress.
 
+#include <H5Cpp.h>
 #include <hdf5.h>
 
 #include <cstddef>
@@ -19,6 +20,10 @@ namespace nugget::hdf5 {
 // Fletcher-32 over the compressed bytes (so a reader checks the stored bytes before
 // inflating them). This is also the order h5py uses.
 void addEncodedChunkFilters(hid_t dcpl, unsigned level);
+
+// IEEE 754 half precision, little-endian, as h5py defines it (HDF5 1.10 has no
+// predefined type): the file type of float16 scores.
+H5::FloatType halfType();
 
 // HDF5's Fletcher-32 (H5_checksum_fletcher32): 16-bit big-endian words, sums folded
 // modulo 65535 lazily, an odd trailing byte taken as the high byte of a last word.

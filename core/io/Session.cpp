@@ -884,16 +884,6 @@ std::map<std::string, std::string> Session::inputSha256() const
 
 namespace {
 
-// IEEE 754 half precision as h5py defines it (HDF5 1.10 has no predefined type).
-H5::FloatType halfType()
-{
-    H5::FloatType type(H5::PredType::IEEE_F32LE);
-    type.setFields(15, 10, 5, 0, 10);
-    type.setSize(2);
-    type.setEbias(15);
-    return type;
-}
-
 bool isHalf(const H5::DataSet &dataset)
 {
     return dataset.getTypeClass() == H5T_FLOAT && dataset.getFloatType().getSize() == 2;
@@ -944,7 +934,7 @@ void Session::writeSensitivity(const std::string &side, const std::string &param
         std::vector<hsize_t> dims(data.sizes().begin(), data.sizes().end());
         const H5::DataSpace space = dims.empty() ? H5::DataSpace(H5S_SCALAR)
                                                  : H5::DataSpace(int(dims.size()), dims.data());
-        const H5::FloatType type = halfType();
+        const H5::FloatType type = hdf5::halfType();
         H5::DataSet dataset = group.createDataSet(parameter, type, space, halfScoreLayout(dims, data.numel()));
         if (isChunked(dataset))
             hdf5::writeEncodedChunks(dataset.getId(), data.data_ptr());
@@ -978,7 +968,7 @@ at::Tensor Session::readSensitivity(const std::string &side, const std::string &
             space.getSimpleExtentDims(dims.data());
         at::Tensor half = at::empty(std::vector<int64_t>(dims.begin(), dims.end()), at::kHalf);
         if (half.numel() > 0)
-            dataset.read(half.data_ptr(), halfType());
+            dataset.read(half.data_ptr(), hdf5::halfType());
         double scale = 1.0;
         if (dataset.attrExists("scale"))
             dataset.openAttribute("scale").read(H5::PredType::NATIVE_DOUBLE, &scale);
