@@ -8,6 +8,7 @@
 #include "TestSupport.h"
 
 #include "io/PeftAdapter.h"
+#include "io/Safetensors.h"
 #include "io/Session.h"
 #include "model/LoraAdapters.h"
 #include "model/ModelFolder.h"
@@ -201,6 +202,55 @@ private Q_SLOTS:
         QVERIFY2(run.err.contains("must be the larger model"), run.err.constData());
         QVERIFY(!QFile::exists(path(QStringLiteral("swapped.h5"))));
         QVERIFY(!QFile::exists(path(QStringLiteral("swapped"))));
+    }
+
+    // A student whose float32 weights exceed half of the memory budget trains in
+    // bfloat16 with float32 adapters (said on stderr; the adapter file holds float32
+    // factors that training moved); --student-dtype float32 overrides the rule; a
+    // student too large even in bfloat16 is refused, naming its folder, before anything
+    // is written.
+    void aStudentTooLargeForFloat32TrainsInBfloat16()
+    {
+        const double parameters =
+            static_cast<double>(nugget::readFolderConfig(path(QStringLiteral("demo/student")).toStdString()).parameterCount());
+        auto train = [&](const QString &out, double memory, const QStringList &extra = {}) {
+            qputenv("NUGGET_MEMORY_BYTES", QByteArray::number(memory, 'f', 0));
+            auto run = runCli(QStringList{QStringLiteral("train"), QStringLiteral("--student"), QStringLiteral("demo/student"),
+                                          QStringLiteral("--init"), QStringLiteral("lora"), QStringLiteral("--train"),
+                                          QStringLiteral("demo/tasks/transfer_train.jsonl"), QStringLiteral("--epochs"),
+                                          QStringLiteral("1"), QStringLiteral("--rank"), QStringLiteral("4"),
+                                          QStringLiteral("--out"), out, QStringLiteral("--merged"), out + QStringLiteral("-merged")} +
+                                  extra,
+                              m_dir.path());
+            qunsetenv("NUGGET_MEMORY_BYTES");
+            return run;
+        };
+        // float32 (4 bytes a parameter) > half of 6 bytes a parameter >= bfloat16 / 0.75.
+        const auto run = train(QStringLiteral("bf16-trained"), 6 * parameters);
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        QVERIFY2(run.err.contains("student: bfloat16 weights with float32 adapters"), run.err.constData());
+        const auto file = nugget::SafetensorsFile::open(path(QStringLiteral("bf16-trained/adapter_model.safetensors")).toStdString());
+        QVERIFY(!file->tensors().empty());
+        double movedB = 0;
+        for (const auto &info : file->tensors()) {
+            QVERIFY2(info.dtypeName == "F32", info.name.c_str());
+            if (info.name.find("lora_B") != std::string::npos)   // plain LoRA starts with B = 0
+                movedB = std::max(movedB, file->tensor(info.name).abs().max().item<double>());
+        }
+        QVERIFY(movedB > 0);
+        QVERIFY(nugget::loadModelFolder(path(QStringLiteral("bf16-trained-merged")).toStdString()).model);
+
+        const auto forced = train(QStringLiteral("forced-float32"), 6 * parameters,
+                                  {QStringLiteral("--student-dtype"), QStringLiteral("float32")});
+        QVERIFY2(forced.exitCode == 0, forced.err.constData());
+        QVERIFY2(!forced.err.contains("bfloat16"), forced.err.constData());
+
+        const auto refused = train(QStringLiteral("too-large"), 2 * parameters);
+        QCOMPARE(refused.exitCode, 1);
+        QVERIFY2(refused.err.contains("demo/student") && refused.err.contains("choose a smaller student"),
+                 refused.err.constData());
+        QVERIFY(!QFile::exists(path(QStringLiteral("too-large"))));
+        QVERIFY(!QFile::exists(path(QStringLiteral("too-large-merged"))));
     }
 
     // --compute-dtype bfloat16 scores the teacher in bfloat16 (said on stderr) with layer

@@ -422,6 +422,57 @@ private Q_SLOTS:
         QVERIFY(maxDifference(logitsOf(base), logitsOf(student)) < 1e-5);
     }
 
+    // A student held in bfloat16 (how a 7B student fits in 24 GB) trains float32
+    // adapters: the base stays bfloat16 and untouched, the loss falls as far as the
+    // float32 student's, and merging gives bfloat16 weights that compute what base plus
+    // adapter computed.
+    void bfloat16StudentTrainsFloat32Adapters()
+    {
+        auto exact = model(studentConfig(), 5);
+        auto halved = model(studentConfig(), 5);
+        halved->to(at::kBFloat16);
+        for (auto *m : {&exact, &halved})
+            injectPlainLora(*m, modulesOf(TransferOrigin::All), {4, 8, 0.0}, 3);
+        std::map<std::string, at::Tensor> base;
+        for (const auto &item : halved->named_parameters()) {
+            const bool factor = item.key().find(".lora_") != std::string::npos;
+            QCOMPARE(item.value().scalar_type(), factor ? at::kFloat : at::kBFloat16);
+            if (!factor)
+                base[item.key()] = item.value().detach().clone();
+        }
+        std::vector<TrainingDocument> train;
+        for (const auto &s : seeds(16, 9))
+            train.push_back({s.inputIds, s.labels});
+        LoraTrainingOptions options;
+        options.epochs = 8;
+        options.batchSize = 8;
+        options.microBatchSize = 4;
+        options.learningRate = 1e-2;
+        options.padId = 2;
+        Progress progress;
+        const double before = documentsLoss(halved, train, 4, 2);
+        const auto exactResult = trainLora(exact, train, train, options, progress);
+        const auto halvedResult = trainLora(halved, train, train, options, progress);
+        const double exactLoss = exactResult.evaluations.back().loss, halvedLoss = halvedResult.evaluations.back().loss;
+        qInfo("loss %.4f before; after training: bfloat16 base %.4f, float32 base %.4f", before, halvedLoss, exactLoss);
+        QVERIFY2(halvedLoss < 0.7 * before && std::abs(halvedLoss - exactLoss) < 0.05 * exactLoss,
+                 qPrintable(QStringLiteral("bfloat16 %1 -> %2, float32 -> %3").arg(before).arg(halvedLoss).arg(exactLoss)));
+        for (const auto &item : halved->named_parameters()) {
+            if (item.key().find(".lora_") != std::string::npos)
+                QCOMPARE(item.value().scalar_type(), at::kFloat);
+            else
+                QVERIFY2(torch::equal(item.value(), base.at(item.key())), item.key().c_str());
+        }
+        const auto withAdapter = logitsOf(halved).to(at::kFloat);
+        auto merged = mergedCopy(halved);
+        for (const auto &item : merged->named_parameters())
+            QCOMPARE(item.value().scalar_type(), at::kBFloat16);
+        const auto mergedLogits = logitsOf(merged).to(at::kFloat);
+        const double scale = withAdapter.abs().max().item<double>();
+        QVERIFY2(maxDifference(mergedLogits, withAdapter) < 0.05 * scale,
+                 qPrintable(QStringLiteral("%1 of %2").arg(maxDifference(mergedLogits, withAdapter)).arg(scale)));
+    }
+
     void loraTrainingLowersTheLossAndCancels()
     {
         auto student = model(studentConfig(), 5);

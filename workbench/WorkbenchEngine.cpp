@@ -430,7 +430,8 @@ int WorkbenchEngine::loadPair(const QString &teacherDir, const QString &studentD
                                        byteSizeText(4.0 * double(studentConfig.parameterCount())) +
                                        " in float32) exceeds half of this machine's memory (" +
                                        byteSizeText(memoryBytes()) +
-                                       "); the workbench trains the student in memory: choose a smaller student");
+                                       "); the workbench keeps the student and a copy per run in memory: choose a smaller student, or "
+                                       "train this one with nugget-cli transfer or train (one copy, in bfloat16)");
                        }
                        const bool mapped = tooLargeForMemory(teacherConfig);
                        auto pair = loadModelPair(teacherDir.toStdString(), studentDir.toStdString(), options,
@@ -558,10 +559,12 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
             if (request.streamed || tooLargeForMemory(config)) {
                 SensitivityMap map;
                 map.metric = options.metric;
+                const auto streamed = streamedOptions(config, side);
+                map.computeDtype = streamed.computeDtype;
                 // Scores arrive per parameter, from the top layer down: the heatmap fills
                 // in layer by layer.
                 const auto result = computeStreamedSensitivity(
-                    config, TensorStore::openFolder(model.folder), state.seedSamples, streamedOptions(config, side),
+                    config, TensorStore::openFolder(model.folder), state.seedSamples, streamed,
                     *job.progress, [&](const std::string &name, const at::Tensor &scores) {
                         map.scores[name] = scores.to(at::kCPU);
                         if (throttle.due())
@@ -601,9 +604,9 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
             {
                 auto session = Session::create(path);
                 const auto storage = defaultScoreStorage(config);
+                const auto streamed = streamedOptions(config, QStringLiteral("teacher"));
                 const auto result = computeStreamedSensitivity(
-                    config, TensorStore::openFolder(pair.teacher.folder), state.seedSamples,
-                    streamedOptions(config, QStringLiteral("teacher")), *job.progress,
+                    config, TensorStore::openFolder(pair.teacher.folder), state.seedSamples, streamed, *job.progress,
                     [&](const std::string &name, const at::Tensor &scores) {
                         session.writeSensitivity("teacher", name, scores, storage);
                         disk.cells[name] = {scores.sum(at::kDouble).item<double>(), static_cast<double>(scores.numel())};
@@ -611,7 +614,8 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
                             Q_EMIT sensitivityUpdated(
                                 scoreGrid(QStringLiteral("teacher"), disk.metric, disk.cells, config, n, n, 0, false));
                     });
-                session.setSensitivityInfo("teacher", sensitivityMetricName(options.metric), result.samples);
+                session.setSensitivityInfo("teacher", sensitivityMetricName(options.metric), result.samples,
+                                           computeDtypeName(streamed.computeDtype));
                 session.writeLayerTotals("teacher", result.layerModuleTotals, layerModuleNames());
                 session.commit();
                 disk.samples = result.samples;
@@ -847,7 +851,7 @@ int WorkbenchEngine::saveSession(const QString &path, const TransferRecipe &reci
                                                     "teacher scores: " + parameters[i]);
                            }
                            const auto info = from.sensitivityInfo("teacher");
-                           session.setSensitivityInfo("teacher", info.metric, info.samples);
+                           session.setSensitivityInfo("teacher", info.metric, info.samples, info.computeDtype);
                            const auto [totals, modules] = from.readLayerTotals("teacher");
                            session.writeLayerTotals("teacher", totals, modules);
                        }

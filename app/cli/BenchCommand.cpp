@@ -208,10 +208,13 @@ int runBench(const QStringList &arguments)
         return benchJobs(arguments);
     if (which == QLatin1String("session-writes"))
         return benchSessionWrites(arguments);
+    if (which == QLatin1String("train-scale"))
+        return benchTrainScale(arguments);
     std::printf("Usage: nugget-cli bench BENCHMARK [options]\n\nBenchmarks:\n"
                 "  forward    tokens/s of forward and forward+backward against the machine's matmul GFLOP/s\n"
                 "  window     best-sub-matrix search of dimensionality reduction against a float32 sum and the reference\n"
                 "  scale      streamed sensitivity and extraction at 13B -> 7B shapes: peak memory, s/sample, FLOP/s\n"
+                "  train-scale  LoRA training of a 7B-shaped student in bfloat16 with float32 adapters: memory, s/step\n"
                 "  jobs       resident memory over repeated LoRA jobs in one process (a job must release its memory)\n"
                 "  session-writes  float16 score writes: HDF5's one-thread filters against chunks encoded on every thread\n"
                 "  ui         longest UI-thread stall of the workbench during a sensitivity job, against the idle window\n");

@@ -5,6 +5,7 @@
 // against the fp32 matmul GFLOP/s measured in the same run, and the extraction against
 // the reference window scan's cost extrapolated from a timed sample.
 
+#include "BenchCheckpoint.h"
 #include "CommandLine.h"
 #include "Commands.h"
 
@@ -37,85 +38,6 @@
 namespace nugget::cli {
 
 namespace {
-
-double now()
-{
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// Peak resident set size (VmHWM) in GiB, and its reset (Linux: clear_refs 5).
-double peakResidentGiB()
-{
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line))
-        if (line.rfind("VmHWM:", 0) == 0)
-            return std::stod(line.substr(6)) / (1024.0 * 1024.0);
-    return 0;
-}
-
-void resetPeakResident()
-{
-    std::ofstream("/proc/self/clear_refs") << "5";
-}
-
-ModelConfig llamaShape(int64_t hidden, int64_t intermediate, int64_t layers, int64_t heads)
-{
-    ModelConfig c;
-    c.hiddenSize = hidden;
-    c.intermediateSize = intermediate;
-    c.numHiddenLayers = layers;
-    c.numAttentionHeads = heads;
-    c.numKeyValueHeads = heads;
-    c.headDim = hidden / heads;
-    c.vocabSize = 32000;
-    c.maxPositionEmbeddings = 4096;
-    c.rmsNormEps = 1e-5;
-    c.torchDtype = "bfloat16";
-    return c;
-}
-
-// Random bf16 weights, one shard per decoder layer plus one for the rest, and the index.
-void writeRandomCheckpoint(const ModelConfig &config, const std::string &dir, Progress &progress)
-{
-    QDir().mkpath(QString::fromStdString(dir));
-    config.saveJsonFile(dir + "/config.json");
-    const int64_t shards = config.numHiddenLayers + 1;
-    auto shardName = [&](int64_t i) {
-        return QStringLiteral("model-%1-of-%2.safetensors").arg(i + 1, 5, 10, QLatin1Char('0')).arg(shards, 5, 10, QLatin1Char('0')).toStdString();
-    };
-    auto random = [](at::IntArrayRef shape) { return (at::randn(shape) * 0.02).to(at::kBFloat16); };
-    QJsonObject weightMap;
-    const int64_t h = config.hiddenSize, f = config.intermediateSize, v = config.vocabSize;
-    LlamaDecoderLayerImpl shapes(config);
-    for (int64_t layer = 0; layer < config.numHiddenLayers; ++layer) {
-        progress.checkCancelled();
-        std::vector<std::pair<std::string, at::Tensor>> tensors;
-        for (const auto &item : shapes.named_parameters()) {
-            const auto name = "model.layers." + std::to_string(layer) + "." + item.key();
-            tensors.emplace_back(name, item.key().find("norm") != std::string::npos
-                                           ? at::ones(item.value().sizes(), at::kBFloat16)
-                                           : random(item.value().sizes()));
-            weightMap[QString::fromStdString(name)] = QString::fromStdString(shardName(layer));
-        }
-        writeSafetensors(dir + "/" + shardName(layer), tensors, {{"format", "pt"}});
-        progress.report(static_cast<double>(layer + 1) / static_cast<double>(shards), "writing layer " + std::to_string(layer));
-    }
-    (void)f;
-    std::vector<std::pair<std::string, at::Tensor>> rest{{"model.embed_tokens.weight", random({v, h})},
-                                                          {"model.norm.weight", at::ones({h}, at::kBFloat16)},
-                                                          {"lm_head.weight", random({v, h})}};
-    for (const auto &[name, tensor] : rest)
-        weightMap[QString::fromStdString(name)] = QString::fromStdString(shardName(shards - 1));
-    writeSafetensors(dir + "/" + shardName(shards - 1), rest, {{"format", "pt"}});
-    QFile index(QString::fromStdString(dir + "/model.safetensors.index.json"));
-    if (!index.open(QIODevice::WriteOnly))
-        throw Error(dir + ": cannot write model.safetensors.index.json");
-    index.write(QJsonDocument(QJsonObject{{QStringLiteral("metadata"), QJsonObject{}},
-                                          {QStringLiteral("weight_map"), weightMap}})
-                    .toJson());
-    progress.report(1.0, "checkpoint written");
-}
 
 double windowCount(int64_t R, int64_t C, int64_t r, int64_t c)
 {
@@ -156,8 +78,6 @@ int benchScale(const QStringList &arguments)
     const int64_t rank = integerOption(parser, QStringLiteral("rank"));
     if (layers < 1 || studentLayers < 1 || studentLayers > layers || sampleCount < 1 || tokens < 2)
         throw Error("bench scale: need layers >= student layers >= 1, samples >= 1 and tokens >= 2");
-    if (QFileInfo::exists(QString::fromStdString(dir)))
-        throw Error(dir + ": already exists; give another --dir (the benchmark deletes what it writes)");
 
     const auto teacher = llamaShape(5120, 13824, layers, 40);
     const auto student = llamaShape(4096, 11008, studentLayers, 32);
@@ -178,16 +98,7 @@ int benchScale(const QStringList &arguments)
         if (fraction >= 1.0)
             std::fprintf(stderr, "\n");
     });
-    struct Cleanup
-    {
-        std::string dir;
-        bool keep;
-        ~Cleanup()
-        {
-            if (!keep)
-                QDir(QString::fromStdString(dir)).removeRecursively();
-        }
-    } cleanup{dir, parser.isSet(QStringLiteral("keep"))};
+    const ScratchFolder scratch(dir, parser.isSet(QStringLiteral("keep")));
 
     // 1. The checkpoint.
     double start = now();
@@ -225,7 +136,7 @@ int benchScale(const QStringList &arguments)
                                                                          Session::ScoreStorage::Float16);
                                                 writeSeconds += now() - begin;
                                             });
-        session.setSensitivityInfo("teacher", "taylor", result.samples);
+        session.setSensitivityInfo("teacher", "taylor", result.samples, computeDtypeName(options.computeDtype));
         session.writeLayerTotals("teacher", result.layerModuleTotals, layerModuleNames());
         const double begin = now();
         session.commit();

@@ -7,7 +7,9 @@
 #include "bench/MachineLimits.h"
 #include "dist/DataParallel.h"
 #include "io/AtomicFolder.h"
+#include "io/ModelFolderInfo.h"
 #include "io/Session.h"
+#include "model/MemoryBudget.h"
 #include "text/Tokenizer.h"
 #include "transfer/StreamedSensitivity.h"
 #include "transfer/TransferRecipe.h"
@@ -123,6 +125,30 @@ at::ScalarType computeDtypeFrom(const QCommandLineParser &parser, const ModelCon
     return dtype;
 }
 
+QCommandLineOption studentDtypeOption()
+{
+    return option("student-dtype",
+                  "The student's weights in float32, or bfloat16 with float32 adapters, or auto: float32 when the "
+                  "student fits in half of this machine's memory, else bfloat16 when it fits in three quarters "
+                  "(default auto).",
+                  "DTYPE", "auto");
+}
+
+// Device and weight dtype of the student in `dir`, by --device and --student-dtype.
+LoadOptions studentLoadOptions(const QCommandLineParser &parser, const std::string &dir)
+{
+    LoadOptions load;
+    load.device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
+    const auto config = readFolderConfig(dir);
+    load.dtype = parseStudentDtype(parser.value(QStringLiteral("student-dtype")).toStdString(), config, dir);
+    if (load.dtype != at::kFloat)
+        logLine("student: bfloat16 weights with float32 adapters (" +
+                byteSizeText(2.0 * static_cast<double>(config.parameterCount())) + "; float32 would take " +
+                byteSizeText(4.0 * static_cast<double>(config.parameterCount())) + " of " + byteSizeText(memoryBytes()) +
+                ")");
+    return load;
+}
+
 // The session at `path` opened for update, or a new one.
 Session openOrCreate(const std::string &path)
 {
@@ -143,15 +169,10 @@ void ensureTeacherScores(Session &session, const ModelPair &pair, const std::str
     if (seeds.empty())
         throw Error("the session has no teacher sensitivity; give --seeds FILE to compute it");
     logLine("sensitivity: scoring the teacher on " + seeds + " (streamed, one layer at a time)");
-    StreamedSensitivityOptions options;
-    options.metric = parseSensitivityMetric(recipe.sensitivityMetric);
-    options.maxLength = recipe.maxLength;
-    options.device = device;
-    options.computeDtype = computeDtypeFrom(parser, pair.teacher.config, device);
     const auto samples = seedSamplesFromFile(*pair.tokenizer, seeds, recipe.maxLength,
                                              pair.teacher.config.maxPositionEmbeddings);
-    storeStreamedSensitivity(&session, "teacher", pair.teacher.folder, samples, options, progress,
-                             defaultScoreStorage(pair.teacher.config));
+    storeTeacherScores(session, pair, samples, recipe, device, computeDtypeFrom(parser, pair.teacher.config, device),
+                       progress);
 }
 
 // --world-size, --process-rank, --master and --launch: one set of data-parallel options
@@ -347,7 +368,8 @@ int runSensitivity(const QStringList &arguments)
         const auto map = computeSensitivity(model.model, samples, options, progress);
         for (const auto &[name, scores] : map.scores)
             session->writeSensitivity(side, name, scores, storage);
-        session->setSensitivityInfo(side, sensitivityMetricName(map.metric), map.samples);
+        session->setSensitivityInfo(side, sensitivityMetricName(map.metric), map.samples,
+                                    computeDtypeName(map.computeDtype));
         session->writeLayerTotals(side, map.layerModuleTotals(config.numHiddenLayers), layerModuleNames());
         sampleCount = map.samples;
         totals = map.layerTotals(config.numHiddenLayers);
@@ -388,6 +410,7 @@ int runExtract(const QStringList &arguments)
         option("seeds", "Seed samples, needed when the session has no teacher sensitivity yet.", "FILE"),
         option("out", "Adapter folder to write (PEFT format; the delta adapter in OUT/delta).", "ADAPTER_DIR"),
         computeDtypeOption(),
+        studentDtypeOption(),
     });
     addRecipeOptions(parser);
     parseOrExit(parser, arguments,
@@ -399,8 +422,7 @@ int runExtract(const QStringList &arguments)
     recipe.teacher = required(parser, "teacher");
     recipe.student = required(parser, "student");
     const auto out = required(parser, "out");
-    LoadOptions load;
-    load.device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
+    const auto load = studentLoadOptions(parser, recipe.student);
     // The teacher stays on disk: its matrices are read memory-mapped, one at a time.
     auto pair = loadModelPair(recipe.teacher, recipe.student, load, TeacherWeights::Mapped);
     auto session = openOrCreate(required(parser, "session"));
@@ -441,6 +463,7 @@ int runTrain(const QStringList &arguments)
         option("eval", "Evaluation data (JSONL), scored after training.", "FILE"),
         option("out", "Folder for the trained adapter (PEFT format).", "DIR"),
         option("merged", "Also write the merged model (base + adapters) as a model folder here.", "DIR"),
+        studentDtypeOption(),
     });
     addRecipeOptions(parser);
     addDataParallelOptions(parser, false);
@@ -455,9 +478,7 @@ int runTrain(const QStringList &arguments)
     auto recipe = recipeFromOptions(parser);
     recipe.student = required(parser, "student");
     const auto out = required(parser, "out");
-    LoadOptions load;
-    load.device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
-    auto student = loadModelFolder(recipe.student, load);
+    auto student = loadModelFolder(recipe.student, studentLoadOptions(parser, recipe.student));
     if (student.tokenizerPath.empty())
         throw Error(recipe.student + ": no tokenizer.model in the student's folder");
     const auto tokenizer = Tokenizer::load(student.tokenizerPath);
@@ -531,6 +552,7 @@ int runTransfer(const QStringList &arguments)
         option("init", "transfer (the method), lora, own-svd or none (default transfer).", "HOW", "transfer"),
         option("out", "Output folder: session.h5, adapter/ (PEFT, with delta/), merged/.", "DIR"),
         computeDtypeOption(),
+        studentDtypeOption(),
     });
     addRecipeOptions(parser);
     parseOrExit(parser, arguments,
@@ -549,8 +571,7 @@ int runTransfer(const QStringList &arguments)
     if (!QDir().mkpath(out.path()))
         throw Error(out.path().toStdString() + ": cannot create the folder");
 
-    LoadOptions load;
-    load.device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
+    const auto load = studentLoadOptions(parser, recipe.student);
     auto pair = loadModelPair(recipe.teacher, recipe.student, load, TeacherWeights::Mapped);
     auto session = openOrCreate(out.filePath(QStringLiteral("session.h5")).toStdString());
     if (session.hasSensitivity("teacher"))   // before the new recipe replaces the recorded hashes
@@ -565,7 +586,8 @@ int runTransfer(const QStringList &arguments)
 
     LlamaForCausalLM trained{nullptr};
     const auto run = runCondition(recipe, recipe.init, pair, teacher ? &*teacher : nullptr, readTaskFile(recipe.train),
-                                  readTaskFile(recipe.eval), progress, {logLine, printTrainingStep}, &trained);
+                                  readTaskFile(recipe.eval), progress, {logLine, printTrainingStep}, &trained,
+                                  StudentCopy::UseLoaded);   // one run: no second copy of the student
     if (run.extraction) {
         session.writeSelection(run.extraction->selection.teacherLayers, layerStrategyName(run.extraction->selection.strategy));
         for (const auto &m : run.extraction->matrices)

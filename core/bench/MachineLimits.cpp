@@ -35,6 +35,11 @@ at::ScalarType fastestComputeDtype(at::Device device)
     }
 }
 
+std::string computeDtypeName(at::ScalarType dtype)
+{
+    return dtype == at::kBFloat16 ? "bfloat16" : dtype == at::kHalf ? "float16" : "float32";
+}
+
 at::ScalarType parseComputeDtype(const std::string &text, at::Device device)
 {
     if (text == "auto")

@@ -26,6 +26,8 @@ at::ScalarType fastestComputeDtype(at::Device device);
 
 // "float32", "bfloat16" or "auto" (fastestComputeDtype) as a compute dtype.
 at::ScalarType parseComputeDtype(const std::string &text, at::Device device);
+// "float32" or "bfloat16" (what a session records).
+std::string computeDtypeName(at::ScalarType dtype);
 
 // Floating-point operations of one forward pass over `tokens` positions of a sequence
 // of length `sequence` (matmuls and attention; elementwise work is ignored).

@@ -1010,7 +1010,8 @@ bool Session::hasSensitivity(const std::string &side) const
     return !sensitivityParameters(side).empty();
 }
 
-void Session::setSensitivityInfo(const std::string &side, const std::string &metric, int64_t samples)
+void Session::setSensitivityInfo(const std::string &side, const std::string &metric, int64_t samples,
+                                 const std::string &computeDtype)
 {
     const std::string where = "/sensitivity/" + side;
     Impl &impl = writable("write the attributes of " + where);
@@ -1019,6 +1020,10 @@ void Session::setSensitivityInfo(const std::string &side, const std::string &met
         const H5::Group group = ensureGroup(impl.root(), {"sensitivity", side});
         writeStringAttribute(group, "metric", metric);
         writeIntAttribute(group, "samples", samples);
+        if (!computeDtype.empty())
+            writeStringAttribute(group, "compute_dtype", computeDtype);
+        else if (group.attrExists("compute_dtype"))
+            group.removeAttr("compute_dtype");
     });
 }
 
@@ -1034,6 +1039,8 @@ Session::SensitivityInfo Session::sensitivityInfo(const std::string &side) const
         SensitivityInfo info;
         info.metric = readStringAttribute(impl.path, *group, where, "metric");
         info.samples = readIntAttribute(impl.path, *group, where, "samples");
+        if (group->attrExists("compute_dtype"))
+            info.computeDtype = readStringAttribute(impl.path, *group, where, "compute_dtype");
         return info;
     });
 }

@@ -124,8 +124,11 @@ public:
     {
         std::string metric;   // taylor | fisher | magnitude
         int64_t samples = 0;  // seed samples summed over
+        std::string computeDtype;   // float32 | bfloat16; empty when the session does not record it
     };
-    void setSensitivityInfo(const std::string &side, const std::string &metric, int64_t samples);
+    // An empty `computeDtype` records none (and removes an older record).
+    void setSensitivityInfo(const std::string &side, const std::string &metric, int64_t samples,
+                            const std::string &computeDtype = {});
     SensitivityInfo sensitivityInfo(const std::string &side) const;   // throws when not set
 
     // totals: [layers, modules], any floating dtype; float64 on disk.

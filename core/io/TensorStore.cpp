@@ -9,6 +9,9 @@
 #include <QJsonObject>
 #include <QJsonParseError>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 namespace nugget {
 
 namespace {
@@ -144,6 +147,19 @@ uint64_t TensorStore::totalBytes() const
     for (const auto &[name, index] : m_fileOf)
         total += m_files[index]->find(name)->byteSize();
     return total;
+}
+
+void releaseMappedPages(const at::Tensor &mapped)
+{
+    // Without this every layer read stays counted in the resident set and the peak
+    // grows with the checkpoint. MADV_DONTNEED on a private file mapping that was never
+    // written only drops the page-table entries: the data is re-read from the file.
+    static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<uintptr_t>(mapped.data_ptr());
+    const uintptr_t end = begin + mapped.nbytes();
+    const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+    if (last > first)
+        madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED);
 }
 
 } // namespace nugget

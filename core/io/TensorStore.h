@@ -32,4 +32,10 @@ private:
     std::map<std::string, size_t> m_fileOf;   // tensor name -> index in m_files
 };
 
+// Drops the resident pages of a tensor handed out by a TensorStore (a private mapping
+// never written to) once its values have been copied; the kernel reads them again from
+// the file if they are touched later. Keeps the resident set near one tensor while a
+// whole checkpoint is streamed.
+void releaseMappedPages(const at::Tensor &mapped);
+
 } // namespace nugget

@@ -33,8 +33,10 @@ at::Tensor ProjectionImpl::forward(const at::Tensor &x)
 {
     auto y = at::linear(x, weight);
     if (m_lora) {
-        const auto input = m_lora->dropout > 0 && is_training() ? at::dropout(x, m_lora->dropout, true) : x;
-        y = y + at::linear(at::linear(input, lora_A->weight), lora_B->weight) * m_lora->scaling();
+        // The adapter runs in its own dtype (float32 beside a half-precision base).
+        const auto xa = x.to(lora_A->weight.scalar_type());
+        const auto input = m_lora->dropout > 0 && is_training() ? at::dropout(xa, m_lora->dropout, true) : xa;
+        y = y + (at::linear(at::linear(input, lora_A->weight), lora_B->weight) * m_lora->scaling()).to(y.scalar_type());
     }
     return y;
 }
@@ -58,8 +60,9 @@ void ProjectionImpl::attachLora(const LoraSettings &settings, const at::Tensor &
     checkAdapterShapes("projection", a, b, {settings.rank, weight.size(1)}, {weight.size(0), settings.rank});
     detachLora();
     m_lora = settings;
-    lora_A = register_module("lora_A", LoraFactor(a.detach().to(weight.options()).clone()));
-    lora_B = register_module("lora_B", LoraFactor(b.detach().to(weight.options()).clone()));
+    const auto factorOptions = weight.options().dtype(accumulationType(weight.scalar_type()));
+    lora_A = register_module("lora_A", LoraFactor(a.detach().to(factorOptions).clone()));
+    lora_B = register_module("lora_B", LoraFactor(b.detach().to(factorOptions).clone()));
 }
 
 void ProjectionImpl::detachLora()
@@ -78,7 +81,7 @@ void ProjectionImpl::mergeLora()
     if (!m_lora)
         return;
     torch::NoGradGuard noGrad;
-    weight.add_(at::matmul(lora_B->weight, lora_A->weight) * m_lora->scaling());
+    weight.add_((at::matmul(lora_B->weight, lora_A->weight) * m_lora->scaling()).to(weight.scalar_type()));
     detachLora();
 }
 
@@ -91,8 +94,9 @@ at::Tensor TokenEmbeddingImpl::forward(const at::Tensor &ids)
 {
     auto y = at::embedding(weight, ids);
     if (m_lora)   // dropout is not applied to embeddings (as in PEFT)
-        y = y + at::matmul(at::embedding(lora_embedding_A->weight.t(), ids), lora_embedding_B->weight.t()) *
-                    m_lora->scaling();
+        y = y + (at::matmul(at::embedding(lora_embedding_A->weight.t(), ids), lora_embedding_B->weight.t()) *
+                 m_lora->scaling())
+                    .to(y.scalar_type());
     return y;
 }
 
@@ -101,8 +105,9 @@ void TokenEmbeddingImpl::attachLora(const LoraSettings &settings, const at::Tens
     checkAdapterShapes("embedding", a, b, {settings.rank, weight.size(0)}, {weight.size(1), settings.rank});
     detachLora();
     m_lora = settings;
-    lora_embedding_A = register_module("lora_embedding_A", LoraFactor(a.detach().to(weight.options()).clone()));
-    lora_embedding_B = register_module("lora_embedding_B", LoraFactor(b.detach().to(weight.options()).clone()));
+    const auto factorOptions = weight.options().dtype(accumulationType(weight.scalar_type()));
+    lora_embedding_A = register_module("lora_embedding_A", LoraFactor(a.detach().to(factorOptions).clone()));
+    lora_embedding_B = register_module("lora_embedding_B", LoraFactor(b.detach().to(factorOptions).clone()));
 }
 
 void TokenEmbeddingImpl::detachLora()
@@ -121,7 +126,8 @@ void TokenEmbeddingImpl::mergeLora()
     if (!m_lora)
         return;
     torch::NoGradGuard noGrad;
-    weight.add_(at::matmul(lora_embedding_B->weight, lora_embedding_A->weight).t() * m_lora->scaling());
+    weight.add_((at::matmul(lora_embedding_B->weight, lora_embedding_A->weight).t() * m_lora->scaling())
+                    .to(weight.scalar_type()));
     detachLora();
 }
 

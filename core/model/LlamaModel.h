@@ -25,7 +25,9 @@ struct KVCache
 };
 
 // A low-rank adapter beside a frozen matrix W [out, in]: the layer computes
-// W x + scaling * B (A dropout(x)), with A [rank, in] and B [out, rank].
+// W x + scaling * B (A dropout(x)), with A [rank, in] and B [out, rank]. Beside a
+// bfloat16 or float16 W the factors are float32, so that a large student held in half
+// precision still trains its adapters with float32 updates.
 struct LoraSettings
 {
     int64_t rank = 16;

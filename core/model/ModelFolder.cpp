@@ -30,6 +30,7 @@ void loadWeights(LlamaForCausalLM &model, const TensorStore &store, const std::s
         if (at::isfinite(stored).logical_not().any().item<bool>())
             throw Error(source + ": tensor '" + name + "' contains NaN or infinite values");
         parameter.copy_(stored);
+        releaseMappedPages(stored);
     }
 }
 
@@ -97,8 +98,15 @@ LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options)
     const std::string weights = files.size() == 1 ? files.front() : dir;
     try {
         loaded.model = LlamaForCausalLM(loaded.config);
+        {
+            // Each parameter is allocated in the target dtype and device before its
+            // weights arrive: a bfloat16 7B model never passes through 27 GB of float32.
+            torch::NoGradGuard noGrad;
+            for (auto &item : loaded.model->named_parameters())
+                item.value().set_data(at::empty(item.value().sizes(),
+                                                item.value().options().dtype(options.dtype).device(options.device)));
+        }
         loadWeights(loaded.model, store, weights);
-        loaded.model->to(options.device, options.dtype);
     } catch (const c10::Error &e) {
         const std::string what = e.what_without_backtrace();
         if (what.find("can't allocate memory") != std::string::npos || what.find("out of memory") != std::string::npos)

@@ -96,13 +96,9 @@ ExperimentResult runExperiment(const ExperimentRecipe &recipe, Progress &progres
         };
         if (session) {
             if (!session->hasSensitivity("teacher")) {
-                StreamedSensitivityOptions options;
-                options.metric = metric;
-                options.maxLength = recipe.base.maxLength;
-                options.device = pair.student.model->device();
-                options.computeDtype = defaultComputeDtype(pair.teacher.config, options.device);
-                storeStreamedSensitivity(session, "teacher", pair.teacher.folder, samples(), options, progress,
-                                         defaultScoreStorage(pair.teacher.config));
+                const auto device = pair.student.model->device();
+                storeTeacherScores(*session, pair, samples(), recipe.base, device,
+                                   defaultComputeDtype(pair.teacher.config, device), progress);
             }
             teacher = teacherFromSession(pair.teacher.folder, *session, pair.teacher.config.numHiddenLayers);
         } else {

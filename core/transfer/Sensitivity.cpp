@@ -125,6 +125,7 @@ SensitivityMap computeSensitivity(LlamaForCausalLM &model, const std::vector<See
 {
     SensitivityMap map;
     map.metric = options.metric;
+    map.computeDtype = model->dtype();
     auto parameters = model->named_parameters();
     const bool wasTraining = model->is_training();
     model->eval();   // no dropout: scores must not depend on chance

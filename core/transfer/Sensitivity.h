@@ -45,6 +45,7 @@ class SensitivityMap
 public:
     SensitivityMetric metric = SensitivityMetric::Taylor;
     int64_t samples = 0;
+    at::ScalarType computeDtype = at::kFloat;   // of the forward and backward (scores are float32)
     std::map<std::string, at::Tensor> scores;   // parameter name -> float32 [shape], CPU or model device
 
     // Sum of all scores of each decoder layer (the reference's layer score).

@@ -11,9 +11,6 @@
 
 #include <torch/torch.h>
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <cmath>
 
 namespace nugget {
@@ -147,19 +144,6 @@ std::vector<std::string> parameterNames(const ModelConfig &config)
 }
 
 } // namespace
-
-void releaseMappedPages(const at::Tensor &mapped)
-{
-    // Without this every layer read stays counted in the resident set and the peak
-    // grows with the checkpoint. MADV_DONTNEED on a private file mapping that was never
-    // written only drops the page-table entries: the data is re-read from the file.
-    static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-    const auto begin = reinterpret_cast<uintptr_t>(mapped.data_ptr());
-    const uintptr_t end = begin + mapped.nbytes();
-    const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
-    if (last > first)
-        madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED);
-}
 
 StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, const TensorStore &weights,
                                                      const std::vector<SeedSample> &samples,
@@ -411,27 +395,6 @@ void streamedLayerStates(const ModelConfig &config, const TensorStore &weights, 
     }
 }
 
-double memoryBytes()
-{
-    // NUGGET_MEMORY_BYTES: a share of a machine others use too (and the tests' way to
-    // make a small model count as large).
-    const QByteArray budget = qgetenv("NUGGET_MEMORY_BYTES");
-    if (!budget.isEmpty()) {
-        bool ok = false;
-        const double bytes = budget.toDouble(&ok);
-        if (!ok || !(bytes > 0))
-            throw Error("NUGGET_MEMORY_BYTES is \"" + budget.toStdString() + "\"; expected a positive number of bytes");
-        return bytes;
-    }
-    return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
-}
-
-bool tooLargeForMemory(const ModelConfig &config)
-{
-    const double memory = memoryBytes();
-    return memory > 0 && 4.0 * static_cast<double>(config.parameterCount()) > 0.5 * memory;
-}
-
 at::ScalarType defaultComputeDtype(const ModelConfig &config, at::Device device)
 {
     return tooLargeForMemory(config) ? fastestComputeDtype(device) : at::kFloat;
@@ -460,7 +423,8 @@ StreamedSensitivityResult storeStreamedSensitivity(Session *session, const std::
         throw Error(folder + ": streamed sensitivity failed: " + e.what_without_backtrace());
     }
     if (session) {
-        session->setSensitivityInfo(side, sensitivityMetricName(options.metric), result.samples);
+        session->setSensitivityInfo(side, sensitivityMetricName(options.metric), result.samples,
+                                    computeDtypeName(options.computeDtype));
         session->writeLayerTotals(side, result.layerModuleTotals, layerModuleNames());
     }
     return result;

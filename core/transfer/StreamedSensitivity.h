@@ -22,6 +22,7 @@
 #include "io/Session.h"
 #include "io/TensorStore.h"
 #include "jobs/Progress.h"
+#include "model/MemoryBudget.h"
 #include "transfer/Sensitivity.h"
 
 #include <functional>
@@ -82,15 +83,6 @@ void streamedLayerStates(const ModelConfig &config, const TensorStore &weights, 
                          int64_t maxTokens, at::Device device, at::ScalarType computeDtype, Progress &progress,
                          const std::function<void(int64_t layer, const at::Tensor &states)> &onLayer);
 
-// This machine's memory in bytes, or NUGGET_MEMORY_BYTES when set (throws Error when
-// that is not a positive number).
-double memoryBytes();
-
-// True when the model's float32 size exceeds half of memoryBytes(): the in-memory path
-// (the whole model plus its gradients and scores) would not fit, so the CLI and the
-// workbench take the streamed one, and the workbench keeps such a teacher on disk.
-bool tooLargeForMemory(const ModelConfig &config);
-
 // Defaults of every caller (CLI, experiments, workbench) for the streamed path. A model
 // too large for memory computes in bfloat16 where the device runs it at least twice as
 // fast (fastestComputeDtype) and stores float16 scores; a model that fits computes and
@@ -98,10 +90,5 @@ bool tooLargeForMemory(const ModelConfig &config);
 at::ScalarType defaultComputeDtype(const ModelConfig &config, at::Device device);
 Session::ScoreStorage defaultScoreStorage(const ModelConfig &config);
 
-// Drops the resident pages of a tensor handed out by a TensorStore (a private mapping
-// never written to) once its values have been copied; the kernel reads them again from
-// the file if they are touched later. Keeps the resident set near one tensor while a
-// whole checkpoint is streamed.
-void releaseMappedPages(const at::Tensor &mapped);
 
 } // namespace nugget

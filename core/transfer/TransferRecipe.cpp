@@ -5,6 +5,7 @@
 #include "text/Tokenizer.h"
 #include "io/AtomicFolder.h"
 #include "io/FileHash.h"
+#include "bench/MachineLimits.h"
 #include "transfer/StreamedSensitivity.h"
 
 #include <QDir>
@@ -152,6 +153,19 @@ std::vector<std::string> TransferRecipe::inputFiles() const
     return files;
 }
 
+void storeTeacherScores(Session &session, const ModelPair &pair, const std::vector<SeedSample> &samples,
+                        const TransferRecipe &recipe, at::Device device, at::ScalarType computeDtype,
+                        Progress &progress)
+{
+    StreamedSensitivityOptions options;
+    options.metric = parseSensitivityMetric(recipe.sensitivityMetric);
+    options.maxLength = recipe.maxLength;
+    options.device = device;
+    options.computeDtype = computeDtype;
+    storeStreamedSensitivity(&session, "teacher", pair.teacher.folder, samples, options, progress,
+                             defaultScoreStorage(pair.teacher.config));
+}
+
 std::map<std::string, std::string> hashInputs(const std::vector<std::string> &files)
 {
     std::map<std::string, std::string> hashes;
@@ -164,7 +178,9 @@ ModelPair loadModelPair(const std::string &teacherDir, const std::string &studen
                         TeacherWeights teacherWeights)
 {
     ModelPair pair;
-    pair.teacher = teacherWeights == TeacherWeights::Loaded ? loadModelFolder(teacherDir, options)
+    LoadOptions teacherLoad;   // a loaded teacher is scored exactly: float32
+    teacherLoad.device = options.device;
+    pair.teacher = teacherWeights == TeacherWeights::Loaded ? loadModelFolder(teacherDir, teacherLoad)
                                                             : describeModelFolder(teacherDir);
     pair.student = loadModelFolder(studentDir, options);
     if (pair.teacher.tokenizerPath.empty())
@@ -259,7 +275,7 @@ void storeSensitivity(Session &session, const std::string &side, const Sensitivi
 {
     for (const auto &[name, scores] : map.scores)
         session.writeSensitivity(side, name, scores);
-    session.setSensitivityInfo(side, sensitivityMetricName(map.metric), map.samples);
+    session.setSensitivityInfo(side, sensitivityMetricName(map.metric), map.samples, computeDtypeName(map.computeDtype));
     session.writeLayerTotals(side, map.layerModuleTotals(layers), layerModuleNames());
 }
 
@@ -269,6 +285,7 @@ SensitivityMap loadSensitivity(const Session &session, const std::string &side)
     const auto info = session.sensitivityInfo(side);
     map.metric = parseSensitivityMetric(info.metric);
     map.samples = info.samples;
+    map.computeDtype = info.computeDtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
     for (const auto &name : session.sensitivityParameters(side))
         map.scores[name] = session.readSensitivity(side, name);
     return map;
@@ -386,7 +403,7 @@ RunReport runCondition(const TransferRecipe &recipe, const std::string &name, Mo
 RunReport runCondition(const TransferRecipe &recipe, const std::string &name, ModelPair &pair,
                        const TeacherSource *teacher, const std::vector<ChatExample> &train,
                        const std::vector<ChatExample> &eval, Progress &progress, const RunCallbacks &callbacks,
-                       LlamaForCausalLM *trained)
+                       LlamaForCausalLM *trained, StudentCopy copy)
 {
     const auto start = std::chrono::steady_clock::now();
     auto log = [&](const std::string &line) {
@@ -398,9 +415,15 @@ RunReport runCondition(const TransferRecipe &recipe, const std::string &name, Mo
     run.init = recipe.init;
     run.seed = recipe.seed;
 
-    LoadOptions load;
-    load.device = pair.student.model->device();
-    auto student = loadModelFolder(pair.student.folder, load).model;
+    LlamaForCausalLM student{nullptr};
+    if (copy == StudentCopy::Reload) {
+        LoadOptions load;
+        load.device = pair.student.model->device();
+        load.dtype = pair.student.model->dtype();
+        student = loadModelFolder(pair.student.folder, load).model;
+    } else {
+        student = pair.student.model;
+    }
     const auto modules = modulesOf(parseTransferOrigin(recipe.origin));
     const auto split = parseFactorSplit(recipe.split);
 

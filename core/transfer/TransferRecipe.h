@@ -62,9 +62,11 @@ struct ModelPair
 // tokenizer checked, `teacher.model` left null) for an extraction that reads its
 // weights memory-mapped, one matrix at a time (teacherFromSession).
 enum class TeacherWeights { Loaded, Mapped };
-// Throws Error when a folder lacks a tokenizer, the tokenizers or vocabulary sizes
-// differ, or the teacher is not larger than the student in every dimension a transfer
-// reduces.
+// The student is loaded with `options` (device and dtype: bfloat16 for a student too
+// large for float32, see studentWeightsDtype); a loaded teacher is float32 on the same
+// device. Throws Error when a folder lacks a tokenizer, the tokenizers or vocabulary
+// sizes differ, or the teacher is not larger than the student in every dimension a
+// transfer reduces.
 ModelPair loadModelPair(const std::string &teacherDir, const std::string &studentDir, const LoadOptions &options = {},
                         TeacherWeights teacherWeights = TeacherWeights::Loaded);
 
@@ -87,6 +89,14 @@ SensitivityMap loadSensitivity(const Session &session, const std::string &side);
 // input hashes and none of them is the sha256 of `teacherDir`'s weights (the scores
 // were computed for another model).
 void checkSessionTeacher(const Session &session, const std::string &teacherDir);
+
+// Scores the teacher of `pair` (its weights memory-mapped, one layer at a time) on
+// `samples` with the recipe's metric and length, computing in `computeDtype`, straight
+// into `session` as "teacher": float16 scores for a teacher too large for memory
+// (defaultScoreStorage), else float32.
+void storeTeacherScores(Session &session, const ModelPair &pair, const std::vector<SeedSample> &samples,
+                        const TransferRecipe &recipe, at::Device device, at::ScalarType computeDtype,
+                        Progress &progress);
 
 // sha256 of each input file, for the session's record.
 std::map<std::string, std::string> hashInputs(const std::vector<std::string> &files);
@@ -131,14 +141,19 @@ struct RunCallbacks
     std::function<void(const TrainingStep &)> onStep;
 };
 
-// One condition end to end on a fresh copy of the student: initialise the adapters
-// (`recipe.init`), train (skipped for "none"), evaluate. `teacherScores` is needed for
-// "transfer" only. Leaves the trained student in `pair.student.model` state untouched:
-// the run works on its own reloaded copy, returned through `trained` when given.
+// Which student a run trains: a copy reloaded from the student's folder (in the loaded
+// student's device and dtype), leaving `pair.student.model` untouched for further runs,
+// or the loaded student itself, when it is the only run (one model in memory: what lets
+// a student of half the machine's memory train).
+enum class StudentCopy { Reload, UseLoaded };
+
+// One condition end to end: initialise the adapters (`recipe.init`), train (skipped for
+// "none"), evaluate. `teacher` is needed for "transfer" only. The trained model is
+// returned through `trained` when given.
 RunReport runCondition(const TransferRecipe &recipe, const std::string &name, ModelPair &pair,
                        const TeacherSource *teacher, const std::vector<ChatExample> &train,
                        const std::vector<ChatExample> &eval, Progress &progress, const RunCallbacks &callbacks = {},
-                       LlamaForCausalLM *trained = nullptr);
+                       LlamaForCausalLM *trained = nullptr, StudentCopy copy = StudentCopy::Reload);
 // The same with the teacher loaded in `pair` and its scores in memory.
 RunReport runCondition(const TransferRecipe &recipe, const std::string &name, ModelPair &pair,
                        const SensitivityMap *teacherScores, const std::vector<ChatExample> &train,
