@@ -253,8 +253,9 @@ private Q_SLOTS:
         QVERIFY(!QFile::exists(path(QStringLiteral("too-large-merged"))));
     }
 
-    // --compute-dtype bfloat16 scores the teacher in bfloat16 (said on stderr) with layer
-    // totals close to float32's; an unknown dtype is refused before any file is written.
+    // --compute-dtype bfloat16 scores the teacher in bfloat16 (said on stderr and recorded
+    // in the session) with layer totals close to float32's; an unknown dtype is refused
+    // before any file is written.
     void sensitivityComputesInTheChosenDtype()
     {
         auto sensitivity = [&](const QString &out, const QString &dtype) {
@@ -271,6 +272,9 @@ private Q_SLOTS:
         }
         const auto exact = nugget::Session::openReadOnly(path(QStringLiteral("float32.h5")).toStdString());
         const auto rounded = nugget::Session::openReadOnly(path(QStringLiteral("bfloat16.h5")).toStdString());
+        // The session says which compute its scores came from.
+        QCOMPARE(exact.sensitivityInfo("teacher").computeDtype, std::string("float32"));
+        QCOMPARE(rounded.sensitivityInfo("teacher").computeDtype, std::string("bfloat16"));
         const auto exactTotals = std::get<0>(exact.readLayerTotals("teacher")).sum(1);
         const auto roundedTotals = std::get<0>(rounded.readLayerTotals("teacher")).sum(1);
         QVERIFY(!torch::equal(exactTotals, roundedTotals));
