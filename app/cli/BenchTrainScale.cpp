@@ -30,7 +30,7 @@ namespace {
 struct TrainingMeasure
 {
     double loadSeconds = 0;
-    double loadedGiB = 0;     // resident after loading
+    double loadedGiB = 0;     // peak resident while loading
     double secondsPerStep = 0;
     double peakGiB = 0;
     double firstLoss = 0, lastLoss = 0;
@@ -159,7 +159,8 @@ int benchTrainScale(const QStringList &arguments)
     const double baselineStepFlops = 2.0 * forwardFlops(baseline, tokens, tokens) * static_cast<double>(batch);
     auto report = [&](const char *what, const TrainingMeasure &m, double flops) {
         std::printf("%s\n", what);
-        std::printf("  load                         %10.1f s, %.2f GiB resident after it\n", m.loadSeconds, m.loadedGiB);
+        std::printf("  load                         %10.1f s, peak resident memory %.2f GiB while loading\n", m.loadSeconds,
+                    m.loadedGiB);
         std::printf("  seconds per step             %10.2f s (%.2f GFLOP/s: %.1f%% of fp32 matmul, %.1f%% of bf16)\n",
                     m.secondsPerStep, flops / m.secondsPerStep / 1e9, 100.0 * flops / m.secondsPerStep / 1e9 / matmul.gflops,
                     100.0 * flops / m.secondsPerStep / 1e9 / matmulBf16.gflops);

@@ -74,7 +74,10 @@ ExperimentResult runExperiment(const ExperimentRecipe &recipe, Progress &progres
     // With a session the teacher stays on disk, as in `nugget-cli transfer`: its scores go
     // from the streamed sensitivity straight into the session (or are reused from it) and
     // each extraction reads one teacher matrix and its scores at a time.
-    auto pair = loadModelPair(recipe.base.teacher, recipe.base.student, {},
+    // A student too large for float32 is held in bfloat16, as `nugget-cli transfer` does.
+    LoadOptions load;
+    load.dtype = studentWeightsDtype(readFolderConfig(recipe.base.student), recipe.base.student);
+    auto pair = loadModelPair(recipe.base.teacher, recipe.base.student, load,
                               session ? TeacherWeights::Mapped : TeacherWeights::Loaded);
     const auto train = readChatJsonl(recipe.base.train);
     const auto eval = readChatJsonl(recipe.base.eval);
