@@ -238,6 +238,11 @@ private Q_SLOTS:
                 movedB = std::max(movedB, file->tensor(info.name).abs().max().item<double>());
         }
         QVERIFY(movedB > 0);
+        // The merged student stays bfloat16 on disk (float32 would double its size).
+        const auto merged =
+            nugget::SafetensorsFile::open(path(QStringLiteral("bf16-trained-merged/model.safetensors")).toStdString());
+        for (const auto &info : merged->tensors())
+            QVERIFY2(info.dtypeName == "BF16", info.name.c_str());
         QVERIFY(nugget::loadModelFolder(path(QStringLiteral("bf16-trained-merged")).toStdString()).model);
 
         const auto forced = train(QStringLiteral("forced-float32"), 6 * parameters,

@@ -1,4 +1,6 @@
 #include "BenchCheckpoint.h"
+#include "CommandLine.h"
+#include "Commands.h"
 
 #include "Error.h"
 #include "io/Safetensors.h"
@@ -103,6 +105,60 @@ ScratchFolder::~ScratchFolder()
 {
     if (!m_keep)
         QDir(QString::fromStdString(m_dir)).removeRecursively();
+}
+
+int benchCheckpoint(const QStringList &arguments)
+{
+    QCommandLineParser parser;
+    parser.addPositionalArgument(QStringLiteral("checkpoint"), QStringLiteral("the generator"));
+    parser.addOptions({
+        {QStringLiteral("shape"), QStringLiteral("7b or 13b: LLaMA-2's shapes (default 13b)."), QStringLiteral("SHAPE"),
+         QStringLiteral("13b")},
+        {QStringLiteral("layers"), QStringLiteral("Decoder layers (default: the shape's 32 or 40)."), QStringLiteral("N")},
+        {QStringLiteral("tokenizer"), QStringLiteral("A tokenizer.model to copy into the folder (32000 pieces, as "
+                                                     "LLaMA-2's)."),
+         QStringLiteral("FILE")},
+        {QStringLiteral("out"), QStringLiteral("The model folder to create (must not exist)."), QStringLiteral("DIR")},
+    });
+    parseOrExit(parser, arguments,
+                QStringLiteral("Writes a LLaMA-2 7B- or 13B-shaped model folder of random bf16 weights, sharded as "
+                               "Hugging Face shards large models, for runs of the real commands at scale."));
+    const auto shape = parser.value(QStringLiteral("shape"));
+    if (shape != QLatin1String("7b") && shape != QLatin1String("13b"))
+        throw Error("--shape is \"" + shape.toStdString() + "\"; expected 7b or 13b");
+    const bool large = shape == QLatin1String("13b");
+    const int64_t layers = parser.isSet(QStringLiteral("layers")) ? integerOption(parser, QStringLiteral("layers"))
+                                                                  : (large ? 40 : 32);
+    if (layers < 1)
+        throw Error("--layers must be at least 1");
+    const auto out = parser.value(QStringLiteral("out")).toStdString();
+    if (out.empty())
+        throw Error("missing --out (see --help)");
+    if (QFileInfo::exists(QString::fromStdString(out)))
+        throw Error(out + ": already exists; give a new folder");
+    const auto tokenizer = parser.value(QStringLiteral("tokenizer"));
+    if (!tokenizer.isEmpty() && !QFileInfo::exists(tokenizer))
+        throw Error(tokenizer.toStdString() + ": no such tokenizer file");
+    const auto config = large ? llamaShape(5120, 13824, layers, 40) : llamaShape(4096, 11008, layers, 32);
+    Progress progress([](double fraction, const std::string &message) {
+        std::fprintf(stderr, "\r%5.1f%% %-60s", 100.0 * fraction, message.c_str());
+        if (fraction >= 1.0)
+            std::fprintf(stderr, "\n");
+    });
+    // Written under a temporary name and renamed: an interrupted run leaves no folder
+    // that looks complete.
+    const auto staging = out + ".partial";
+    QDir(QString::fromStdString(staging)).removeRecursively();
+    writeRandomCheckpoint(config, staging, progress);
+    if (!tokenizer.isEmpty() &&
+        !QFile::copy(tokenizer, QDir(QString::fromStdString(staging)).filePath(QStringLiteral("tokenizer.model"))))
+        throw Error(staging + ": cannot copy the tokenizer " + tokenizer.toStdString());
+    if (!QDir().rename(QString::fromStdString(staging), QString::fromStdString(out)))
+        throw Error(out + ": cannot rename " + staging + " to it");
+    std::printf("%s: %s shape with %lld layers, %.2f B parameters of random bf16 weights\n", out.c_str(),
+                large ? "LLaMA-2 13B" : "LLaMA-2 7B", static_cast<long long>(layers),
+                static_cast<double>(config.parameterCount()) / 1e9);
+    return 0;
 }
 
 } // namespace nugget::cli

@@ -23,6 +23,10 @@ ModelConfig llamaShape(int64_t hidden, int64_t intermediate, int64_t layers, int
 // model: one shard per decoder layer plus one for the rest, and the index.
 void writeRandomCheckpoint(const ModelConfig &config, const std::string &dir, Progress &progress);
 
+// nugget-cli bench checkpoint: such a folder (7B or 13B shape, optionally with a
+// tokenizer), for runs of the real commands at scale.
+int benchCheckpoint(const QStringList &arguments);
+
 // A folder the benchmark creates and deletes when it ends (kept with `keep`); refuses
 // one that exists, so that nothing of the user's is deleted.
 class ScratchFolder

@@ -1,3 +1,4 @@
+#include "BenchCheckpoint.h"
 #include "CommandLine.h"
 #include "Commands.h"
 
@@ -210,11 +211,14 @@ int runBench(const QStringList &arguments)
         return benchSessionWrites(arguments);
     if (which == QLatin1String("train-scale"))
         return benchTrainScale(arguments);
+    if (which == QLatin1String("checkpoint"))
+        return benchCheckpoint(arguments);
     std::printf("Usage: nugget-cli bench BENCHMARK [options]\n\nBenchmarks:\n"
                 "  forward    tokens/s of forward and forward+backward against the machine's matmul GFLOP/s\n"
                 "  window     best-sub-matrix search of dimensionality reduction against a float32 sum and the reference\n"
                 "  scale      streamed sensitivity and extraction at 13B -> 7B shapes: peak memory, s/sample, FLOP/s\n"
                 "  train-scale  LoRA training of a 7B-shaped student in bfloat16 with float32 adapters: memory, s/step\n"
+                "  checkpoint   writes a 7B- or 13B-shaped model folder of random bf16 weights (for runs at scale)\n"
                 "  jobs       resident memory over repeated LoRA jobs in one process (a job must release its memory)\n"
                 "  session-writes  float16 score writes: HDF5's one-thread filters against chunks encoded on every thread\n"
                 "  ui         longest UI-thread stall of the workbench during a sensitivity job, against the idle window\n");

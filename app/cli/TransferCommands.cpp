@@ -534,6 +534,7 @@ int runTrain(const QStringList &arguments)
         mergeAllLora(student.model);
         SaveOptions save;
         save.tokenizerPath = student.tokenizerPath;
+        save.storageDtype = student.model->dtype();   // a bfloat16 student stays bfloat16 on disk
         saveMerged(student.model, parser.value(QStringLiteral("merged")).toStdString(), save);
     }
     std::printf("trained %zu steps -> %s\n", run.training.steps.size(), out.c_str());
@@ -607,6 +608,7 @@ int runTransfer(const QStringList &arguments)
     mergeAllLora(trained);
     SaveOptions save;
     save.tokenizerPath = pair.student.tokenizerPath;
+    save.storageDtype = trained->dtype();   // a bfloat16 student stays bfloat16 on disk
     saveMerged(trained, out.filePath(QStringLiteral("merged")).toStdString(), save);
     session.commit();
     std::printf("%s: %s %.2f%% (%lld of %lld items) in %.0f s -> %s\n", recipe.init.c_str(), recipe.evalMetric.c_str(),
