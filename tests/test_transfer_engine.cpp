@@ -14,6 +14,7 @@
 #include "transfer/Extraction.h"
 #include "transfer/Injection.h"
 #include "transfer/LayerSimilarity.h"
+#include "transfer/ScoreAccumulation.h"
 #include "transfer/Sensitivity.h"
 
 #include <QJsonArray>
@@ -68,6 +69,26 @@ at::Tensor logitsOf(LlamaForCausalLM &m)
 
 double maxDifference(const at::Tensor &a, const at::Tensor &b) { return (a - b).abs().max().item<double>(); }
 
+// 16 random documents and the settings that fit adapters to them in 16 steps.
+std::vector<TrainingDocument> trainingDocuments()
+{
+    std::vector<TrainingDocument> train;
+    for (const auto &s : seeds(16, 9))
+        train.push_back({s.inputIds, s.labels});
+    return train;
+}
+
+LoraTrainingOptions quickTraining()
+{
+    LoraTrainingOptions options;
+    options.epochs = 8;
+    options.batchSize = 8;
+    options.microBatchSize = 4;
+    options.learningRate = 1e-2;
+    options.padId = 2;
+    return options;
+}
+
 Extraction extract(LlamaForCausalLM &teacher, const SensitivityMap &scores, const ModelConfig &student,
                    ReductionStructure structure, int64_t rank)
 {
@@ -121,6 +142,53 @@ private Q_SLOTS:
                 layer2 += s.sum().item<double>();
         QVERIFY(std::abs(totals[2] - layer2) < 1e-6 * std::max(1.0, layer2));
         QCOMPARE(map.layerModuleTotals(5).sizes(), (at::IntArrayRef{5, 9}));
+    }
+
+    // The fused pass that sums every sample's scores gives what the tensor ops give:
+    // exactly for taylor (the method's metric), to float rounding for fisher; over
+    // several samples, in float32 and bfloat16, split over threads (large tensors) or
+    // not, and through the tensor ops for a tensor it cannot take (non-contiguous).
+    void fusedScoreSumsEqualTheTensorOps_data()
+    {
+        QTest::addColumn<int>("dtype");
+        QTest::addColumn<int>("metric");
+        QTest::addColumn<qint64>("size");
+        QTest::addColumn<bool>("contiguous");
+        for (const auto dtype : {at::kFloat, at::kBFloat16})
+            for (const auto metric : {SensitivityMetric::Taylor, SensitivityMetric::Fisher})
+                for (const qint64 size : {qint64(7), qint64(1) << 21})
+                    QTest::addRow("%s %s %lld", dtype == at::kFloat ? "float32" : "bfloat16",
+                                  sensitivityMetricName(metric).c_str(), static_cast<long long>(size))
+                        << int(dtype) << int(metric) << size << true;
+        QTest::addRow("bfloat16 taylor transposed") << int(at::kBFloat16) << int(SensitivityMetric::Taylor)
+                                                    << qint64(1 << 20) << false;
+    }
+
+    void fusedScoreSumsEqualTheTensorOps()
+    {
+        QFETCH(int, dtype);
+        QFETCH(int, metric);
+        QFETCH(qint64, size);
+        QFETCH(bool, contiguous);
+        const auto type = static_cast<at::ScalarType>(dtype);
+        const auto how = static_cast<SensitivityMetric>(metric);
+        torch::manual_seed(11);
+        const std::vector<int64_t> shape = contiguous ? std::vector<int64_t>{size} : std::vector<int64_t>{1024, 1024};
+        auto weight = (torch::randn(shape) * 0.05).to(type);
+        if (!contiguous)
+            weight = weight.t();
+        auto fused = torch::zeros(weight.sizes()), reference = torch::zeros(weight.sizes());
+        for (int sample = 0; sample < 3; ++sample) {
+            auto grad = torch::randn(weight.sizes()).to(type) * 1e-3;
+            auto gradCopy = grad.clone();
+            accumulateScores(fused, how, weight, grad);
+            accumulateScoresWithTensorOps(reference, how, weight, gradCopy);
+        }
+        QVERIFY(fused.abs().sum().item<double>() > 0);
+        if (how == SensitivityMetric::Taylor)
+            QVERIFY(torch::equal(fused, reference));
+        else
+            QVERIFY(torch::allclose(fused, reference, 1e-6, 0));
     }
 
     void fisherAndMagnitudeScores()
@@ -440,15 +508,8 @@ private Q_SLOTS:
             if (!factor)
                 base[item.key()] = item.value().detach().clone();
         }
-        std::vector<TrainingDocument> train;
-        for (const auto &s : seeds(16, 9))
-            train.push_back({s.inputIds, s.labels});
-        LoraTrainingOptions options;
-        options.epochs = 8;
-        options.batchSize = 8;
-        options.microBatchSize = 4;
-        options.learningRate = 1e-2;
-        options.padId = 2;
+        const auto train = trainingDocuments();
+        const auto options = quickTraining();
         Progress progress;
         const double before = documentsLoss(halved, train, 4, 2);
         const auto exactResult = trainLora(exact, train, train, options, progress);
@@ -477,15 +538,8 @@ private Q_SLOTS:
     {
         auto student = model(studentConfig(), 5);
         injectPlainLora(student, modulesOf(TransferOrigin::All), {4, 8, 0.0}, 3);
-        std::vector<TrainingDocument> train;
-        for (const auto &s : seeds(16, 9))
-            train.push_back({s.inputIds, s.labels});
-        LoraTrainingOptions options;
-        options.epochs = 8;
-        options.batchSize = 8;
-        options.microBatchSize = 4;
-        options.learningRate = 1e-2;
-        options.padId = 2;
+        const auto train = trainingDocuments();
+        const auto options = quickTraining();
         const double before = documentsLoss(student, train, 4, 2);
         Progress progress;
         const auto result = trainLora(student, train, train, options, progress);

@@ -140,11 +140,7 @@ int benchCheckpoint(const QStringList &arguments)
     if (!tokenizer.isEmpty() && !QFileInfo::exists(tokenizer))
         throw Error(tokenizer.toStdString() + ": no such tokenizer file");
     const auto config = large ? llamaShape(5120, 13824, layers, 40) : llamaShape(4096, 11008, layers, 32);
-    Progress progress([](double fraction, const std::string &message) {
-        std::fprintf(stderr, "\r%5.1f%% %-60s", 100.0 * fraction, message.c_str());
-        if (fraction >= 1.0)
-            std::fprintf(stderr, "\n");
-    });
+    auto progress = consoleProgress();
     // Written under a temporary name and renamed: an interrupted run leaves no folder
     // that looks complete.
     const auto staging = out + ".partial";

@@ -93,11 +93,7 @@ int benchScale(const QStringList &arguments)
     std::printf("student: 7B shape (hidden 4096, FFN 11008, 32 heads) with %lld of 32 layers\n\n",
                 static_cast<long long>(studentLayers));
 
-    Progress progress([](double fraction, const std::string &message) {
-        std::fprintf(stderr, "\r%5.1f%% %-60s", 100.0 * fraction, message.c_str());
-        if (fraction >= 1.0)
-            std::fprintf(stderr, "\n");
-    });
+    auto progress = consoleProgress();
     const ScratchFolder scratch(dir, parser.isSet(QStringLiteral("keep")));
 
     // 1. The checkpoint.

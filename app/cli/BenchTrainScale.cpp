@@ -138,11 +138,7 @@ int benchTrainScale(const QStringList &arguments)
                 static_cast<long long>(steps), static_cast<long long>(batch), static_cast<long long>(tokens),
                 static_cast<long long>(rank));
 
-    Progress progress([](double fraction, const std::string &message) {
-        std::fprintf(stderr, "\r%5.1f%% %-60s", 100.0 * fraction, message.c_str());
-        if (fraction >= 1.0)
-            std::fprintf(stderr, "\n");
-    });
+    auto progress = consoleProgress();
     // One batch of random documents, seen at every step: the loss must fall.
     std::vector<TrainingDocument> documents;
     at::manual_seed(3);

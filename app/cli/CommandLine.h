@@ -2,9 +2,12 @@
 // Small helpers shared by the subcommands' argument parsing.
 
 #include "Error.h"
+#include "jobs/Progress.h"
 
 #include <QCommandLineParser>
 #include <QString>
+
+#include <cstdio>
 
 namespace nugget::cli {
 
@@ -14,6 +17,16 @@ inline void parseOrExit(QCommandLineParser &parser, const QStringList &arguments
     parser.setApplicationDescription(description);
     parser.addHelpOption();
     parser.process(arguments);
+}
+
+// Progress of a long step on one stderr line, rewritten in place; a new line at the end.
+inline Progress consoleProgress()
+{
+    return Progress([](double fraction, const std::string &message) {
+        std::fprintf(stderr, "\r%5.1f%% %-60s", 100.0 * fraction, message.c_str());
+        if (fraction >= 1.0)
+            std::fprintf(stderr, "\n");
+    });
 }
 
 inline QString requiredPositional(const QCommandLineParser &parser, int index, const char *what)

@@ -51,9 +51,7 @@ int runEval(const QStringList &arguments)
         throw Error(dir.toStdString() + ": no tokenizer.model in the model folder");
     const auto tokenizer = Tokenizer::load(loaded.tokenizerPath);
 
-    Progress progress([](double fraction, const std::string &message) {
-        std::fprintf(stderr, "\r%5.1f%% %s   ", 100.0 * fraction, message.c_str());
-    });
+    auto progress = consoleProgress();
     EvalResult result;
     if (metric == EvalMetric::Perplexity && !data.endsWith(QLatin1String(".jsonl")))
         result = evaluatePerplexity(loaded.model, *tokenizer, readTextLines(data.toStdString()), options, &progress);

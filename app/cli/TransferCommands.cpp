@@ -42,15 +42,6 @@ std::string required(const QCommandLineParser &parser, const char *name)
     return parser.value(QLatin1String(name)).toStdString();
 }
 
-Progress consoleProgress()
-{
-    return Progress([](double fraction, const std::string &message) {
-        std::fprintf(stderr, "\r%5.1f%% %-60s", 100.0 * fraction, message.c_str());
-        if (fraction >= 1.0)
-            std::fprintf(stderr, "\n");
-    });
-}
-
 // A merged model folder, replaced as a unit.
 void saveMerged(LlamaForCausalLM &model, const std::string &dir, const SaveOptions &save)
 {

@@ -1,6 +1,7 @@
 #include "transfer/Sensitivity.h"
 
 #include "Error.h"
+#include "transfer/ScoreAccumulation.h"
 
 #include <torch/torch.h>
 
@@ -184,13 +185,8 @@ SensitivityMap computeSensitivity(LlamaForCausalLM &model, const std::vector<See
                 auto &grad = item.value().mutable_grad();
                 if (!grad.defined())
                     continue;
-                auto &score = map.scores[item.key()];
                 // In float32 even for a bfloat16 model: a bfloat16 product would round again.
-                const auto g = grad.to(at::kFloat);
-                if (options.metric == SensitivityMetric::Taylor)
-                    score.add_((item.value().detach().to(at::kFloat) * g).abs_());
-                else
-                    score.addcmul_(g, g);
+                accumulateScores(map.scores[item.key()], options.metric, item.value().detach(), grad);
                 grad.reset();   // only one sample's gradients are ever alive
             }
         }

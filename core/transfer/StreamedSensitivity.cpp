@@ -5,6 +5,7 @@
 #include "io/Session.h"
 #include "io/ModelFolderInfo.h"
 #include "model/LlamaModel.h"
+#include "transfer/ScoreAccumulation.h"
 
 #include <QDir>
 #include <QTemporaryFile>
@@ -92,18 +93,6 @@ at::Tensor metricOf(SensitivityMetric metric, const at::Tensor &weight, const at
 {
     const auto g = grad.to(at::kFloat);
     return metric == SensitivityMetric::Taylor ? (weight.to(at::kFloat) * g).abs_() : g.square();
-}
-
-// scores += metric(weight, grad), consuming the gradient: in float32 no temporaries of
-// the parameter's size, which for a 13B layer saves gigabytes of memory traffic per
-// sample. A bfloat16 gradient is widened once (a float32 product would round again).
-void accumulateInto(at::Tensor &scores, SensitivityMetric metric, const at::Tensor &weight, at::Tensor &grad)
-{
-    at::Tensor g = grad.scalar_type() == at::kFloat ? grad : grad.to(at::kFloat);
-    if (metric == SensitivityMetric::Taylor)
-        scores.add_(g.mul_(weight).abs_());
-    else
-        scores.addcmul_(g, g);
 }
 
 // The stored tensor `name`, checked against the shape the config implies.
@@ -282,8 +271,8 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
             if (tied)   // before the gradient is consumed below
                 headRowGradients.push_back(
                     head.grad().index_select(0, uniqueTokens[s].first.to(options.device)).to(at::kFloat, false, true));
-            accumulateInto(headScores, options.metric, head.detach(), head.mutable_grad());
-            accumulateInto(normScores, options.metric, norm->weight.detach(), norm->weight.mutable_grad());
+            accumulateScores(headScores, options.metric, head.detach(), head.mutable_grad());
+            accumulateScores(normScores, options.metric, norm->weight.detach(), norm->weight.mutable_grad());
             head.mutable_grad().reset();
             norm->weight.mutable_grad().reset();
             gradients.put(key(layers, s), x.grad());
@@ -315,7 +304,7 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
             torch::NoGradGuard noGrad;
             for (size_t p = 0; p < parameters.size(); ++p) {
                 auto &parameter = parameters[p].second;
-                accumulateInto(scores[p], options.metric, parameter.detach(), parameter.mutable_grad());
+                accumulateScores(scores[p], options.metric, parameter.detach(), parameter.mutable_grad());
                 parameter.mutable_grad().reset();
             }
             gradients.put(key(l, s), x.grad());
