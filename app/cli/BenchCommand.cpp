@@ -213,9 +213,12 @@ int runBench(const QStringList &arguments)
         return benchTrainScale(arguments);
     if (which == QLatin1String("checkpoint"))
         return benchCheckpoint(arguments);
+    if (which == QLatin1String("scores"))
+        return benchScores(arguments);
     std::printf("Usage: nugget-cli bench BENCHMARK [options]\n\nBenchmarks:\n"
                 "  forward    tokens/s of forward and forward+backward against the machine's matmul GFLOP/s\n"
                 "  window     best-sub-matrix search of dimensionality reduction against a float32 sum and the reference\n"
+                "  scores     summing one sample's scores of a 13B matrix: the fused pass against the tensor ops\n"
                 "  scale      streamed sensitivity and extraction at 13B -> 7B shapes: peak memory, s/sample, FLOP/s\n"
                 "  train-scale  LoRA training of a 7B-shaped student in bfloat16 with float32 adapters: memory, s/step\n"
                 "  checkpoint   writes a 7B- or 13B-shaped model folder of random bf16 weights (for runs at scale)\n"
