@@ -107,6 +107,7 @@ void runAll(WorkbenchEngine &engine, JobOutcomes &outcomes)
 void compareGrids(const ScoreGrid &actual, const ScoreGrid &expected, double tolerance)
 {
     QVERIFY(actual.complete);
+    QCOMPARE(actual.computeDtype, expected.computeDtype);
     QCOMPARE(actual.rowLabels, expected.rowLabels);
     QCOMPARE(actual.counts, expected.counts);
     QCOMPARE(actual.totals.size(), expected.totals.size());
@@ -188,6 +189,7 @@ private Q_SLOTS:
             const auto session = Session::openReadOnly(saved.toStdString());
             QCOMPARE(session.sensitivityParameters("teacher").size(), size_t(57));
             QCOMPARE(session.sensitivityInfo("teacher").samples, int64_t(onDisk.grid.samples));
+            QCOMPARE(session.sensitivityInfo("teacher").computeDtype, std::string("float32"));
         }
         onDisk.grid = {};
         NUGGET_DONE(outcomes, engine.openSession(saved));
@@ -197,6 +199,32 @@ private Q_SLOTS:
         NUGGET_DONE(outcomes, engine.previewReduction(2, QStringLiteral("up"), QStringLiteral("submatrix"), 1));
         QCOMPARE(onDisk.preview.rowStart, inMemory.preview.rowStart);
         QCOMPARE(onDisk.preview.columnStart, inMemory.preview.columnStart);
+    }
+
+    // Scores computed in bfloat16 say so in the grid (the heatmap's title names it), in
+    // the saved session, and in the grid of the reopened session.
+    void bfloat16ScoresSayTheirCompute()
+    {
+        QTemporaryDir dir;
+        const QString saved = dir.filePath(QStringLiteral("bf16.h5"));
+        MemoryBudget budget("20000000");
+        Views views;
+        WorkbenchEngine engine;
+        JobOutcomes outcomes(engine);
+        collect(engine, views);
+        NUGGET_DONE(outcomes, engine.loadPair(demoDir() + QStringLiteral("/teacher"), demoDir() + QStringLiteral("/student")));
+        NUGGET_DONE(outcomes, engine.loadTask(demoTask(), 96));
+        SensitivityRequest request;
+        request.computeDtype = QStringLiteral("bfloat16");
+        NUGGET_DONE(outcomes, engine.computeSensitivity(request));
+        QCOMPARE(views.grid.computeDtype, QStringLiteral("bfloat16"));
+        NUGGET_DONE(outcomes, engine.saveSession(saved, smallRun(), {}, QStringLiteral("sensitivity")));
+        QCOMPARE(Session::openReadOnly(saved.toStdString()).sensitivityInfo("teacher").computeDtype,
+                 std::string("bfloat16"));
+        views.grid = {};
+        NUGGET_DONE(outcomes, engine.openSession(saved));
+        QVERIFY(views.grid.complete);
+        QCOMPARE(views.grid.computeDtype, QStringLiteral("bfloat16"));
     }
 
     void aStudentTooLargeIsRefusedByName()

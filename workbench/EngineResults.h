@@ -75,6 +75,7 @@ struct ScoreGrid
 {
     QString side;        // teacher | student
     QString metric;
+    QString computeDtype = QStringLiteral("float32");   // of the forward and backward behind the scores
     int sample = 0, samples = 0;
     double loss = 0;     // the last sample's loss
     bool complete = false;

@@ -103,12 +103,13 @@ CellTotals cellTotals(const Session &session, const std::string &side, const Mod
 
 // Totals and weight counts per layer and module (plus the embedding and head rows) from
 // a partial or complete set of cells.
-ScoreGrid scoreGrid(const QString &side, SensitivityMetric metric, const CellTotals &cells, const ModelConfig &config,
-                    int sample, int samples, double loss, bool complete)
+ScoreGrid scoreGrid(const QString &side, SensitivityMetric metric, at::ScalarType computeDtype, const CellTotals &cells,
+                    const ModelConfig &config, int sample, int samples, double loss, bool complete)
 {
     ScoreGrid grid;
     grid.side = side;
     grid.metric = qs(sensitivityMetricName(metric));
+    grid.computeDtype = qs(computeDtypeName(computeDtype));
     grid.sample = sample;
     grid.samples = samples;
     grid.loss = loss;
@@ -157,7 +158,7 @@ ScoreGrid scoreGrid(const QString &side, SensitivityMetric metric, const CellTot
 ScoreGrid scoreGrid(const QString &side, const SensitivityMap &map, const ModelConfig &config, int sample,
                     int samples, double loss, bool complete)
 {
-    return scoreGrid(side, map.metric, cellTotals(map), config, sample, samples, loss, complete);
+    return scoreGrid(side, map.metric, map.computeDtype, cellTotals(map), config, sample, samples, loss, complete);
 }
 
 SimilarityGrid similarityGrid(const at::Tensor &matrix, bool complete)
@@ -236,6 +237,7 @@ struct WorkbenchEngine::State
         std::unique_ptr<Session> session;         // read-only
         CellTotals cells;
         SensitivityMetric metric = SensitivityMetric::Taylor;
+        at::ScalarType computeDtype = at::kFloat;
         int64_t samples = 0;
     };
     std::optional<ScoresOnDisk> teacherOnDisk;
@@ -605,6 +607,7 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
                 auto session = Session::create(path);
                 const auto storage = defaultScoreStorage(config);
                 const auto streamed = streamedOptions(config, QStringLiteral("teacher"));
+                disk.computeDtype = streamed.computeDtype;
                 const auto result = computeStreamedSensitivity(
                     config, TensorStore::openFolder(pair.teacher.folder), state.seedSamples, streamed, *job.progress,
                     [&](const std::string &name, const at::Tensor &scores) {
@@ -612,7 +615,7 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
                         disk.cells[name] = {scores.sum(at::kDouble).item<double>(), static_cast<double>(scores.numel())};
                         if (job.results.due())
                             Q_EMIT sensitivityUpdated(
-                                scoreGrid(QStringLiteral("teacher"), disk.metric, disk.cells, config, n, n, 0, false));
+                                scoreGrid(QStringLiteral("teacher"), disk.metric, disk.computeDtype, disk.cells, config, n, n, 0, false));
                     });
                 session.setSensitivityInfo("teacher", sensitivityMetricName(options.metric), result.samples,
                                            computeDtypeName(streamed.computeDtype));
@@ -626,7 +629,7 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
                                   "File > Save Session As keeps a copy")
                                    .arg(qs(path), qs(byteSizeText(double(QFileInfo(qs(path)).size())))),
                                qs(path)});
-            Q_EMIT sensitivityUpdated(scoreGrid(QStringLiteral("teacher"), disk.metric, disk.cells, config, n, n, 0, true));
+            Q_EMIT sensitivityUpdated(scoreGrid(QStringLiteral("teacher"), disk.metric, disk.computeDtype, disk.cells, config, n, n, 0, true));
             return disk;
         };
         if (state.teacherMapped())
@@ -928,6 +931,7 @@ int WorkbenchEngine::openSession(const QString &path)
             State::ScoresOnDisk disk;
             const auto info = session.sensitivityInfo("teacher");
             disk.metric = parseSensitivityMetric(info.metric);
+            disk.computeDtype = info.computeDtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
             disk.samples = info.samples;
             disk.cells = cellTotals(session, "teacher", pair.teacher.config);
             teacherOnDisk = std::move(disk);
@@ -952,7 +956,7 @@ int WorkbenchEngine::openSession(const QString &path)
             teacherOnDisk->session = std::make_unique<Session>(std::move(session));
             state.teacherOnDisk = std::move(teacherOnDisk);
             const int n = static_cast<int>(state.teacherOnDisk->samples);
-            Q_EMIT sensitivityUpdated(scoreGrid(QStringLiteral("teacher"), state.teacherOnDisk->metric,
+            Q_EMIT sensitivityUpdated(scoreGrid(QStringLiteral("teacher"), state.teacherOnDisk->metric, state.teacherOnDisk->computeDtype,
                                                 state.teacherOnDisk->cells, pair.teacher.config, n, n, 0, true));
         }
         if (state.teacherScores) {

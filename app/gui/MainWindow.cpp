@@ -52,8 +52,12 @@ constexpr int kRecentCount = 8;
 MatrixData heatmapData(const ScoreGrid &grid, bool meanPerWeight)
 {
     MatrixData data;
-    data.title = QObject::tr("%1 · %2 · %3/%4 samples%5")
-                     .arg(grid.side, grid.metric)
+    // The compute is named when it is not float32: bfloat16 scores differ by a few percent.
+    const QString compute = grid.computeDtype == QLatin1String("float32")
+                                ? QString()
+                                : QObject::tr(" · %1 compute").arg(grid.computeDtype);
+    data.title = QObject::tr("%1 · %2%3 · %4/%5 samples%6")
+                     .arg(grid.side, grid.metric, compute)
                      .arg(grid.sample)
                      .arg(grid.samples)
                      .arg(grid.complete ? QString() : QObject::tr(" (running)"));
