@@ -90,13 +90,14 @@ LoraTrainingOptions quickTraining()
 }
 
 Extraction extract(LlamaForCausalLM &teacher, const SensitivityMap &scores, const ModelConfig &student,
-                   ReductionStructure structure, int64_t rank)
+                   ReductionStructure structure, int64_t rank, SvdMethod svd = SvdMethod::Exact)
 {
     auto params = teacher->named_parameters();
     Progress progress;
     ExtractionOptions options;
     options.structure = structure;
     options.rank = rank;
+    options.svd = svd;
     const auto selection = selectLayers(LayerStrategy::Sensitivity, scores.layerTotals(teacher->config().numHiddenLayers),
                                         student.numHiddenLayers);
     return extractKnowledge(
@@ -302,6 +303,47 @@ private Q_SLOTS:
         // Deterministic for a seed.
         const auto again = factorizeRandomized(m, 8, FactorSplit::SingularValuesOnB, at::kFloat, 16, 4, 1);
         QVERIFY(torch::equal(again.a, fast.a));
+    }
+
+    // Auto takes the randomized SVD from 4096 x 4096 up (7B-13B matrices, where the exact
+    // one would cost nearly two hours per transfer) and the exact one below; an
+    // extraction honours the choice; recipes carry it and refuse an unknown one by name.
+    void svdMethodFollowsTheMatrixSize()
+    {
+        QVERIFY(usesRandomizedSvd(SvdMethod::Auto, 4096, 4096));
+        QVERIFY(usesRandomizedSvd(SvdMethod::Auto, 11008, 4096));
+        QVERIFY(!usesRandomizedSvd(SvdMethod::Auto, 2048, 5632));   // TinyLlama's FFN: exact
+        QVERIFY(!usesRandomizedSvd(SvdMethod::Exact, 11008, 4096));
+        QVERIFY(usesRandomizedSvd(SvdMethod::Randomized, 8, 8));
+
+        auto teacher = model(teacherConfig(), 1);
+        Progress progress;
+        const auto scores = computeSensitivity(teacher, seeds(2, 3), {}, progress);
+        const auto exact = extract(teacher, scores, studentConfig(), ReductionStructure::Submatrix, 4);
+        const auto automatic = extract(teacher, scores, studentConfig(), ReductionStructure::Submatrix, 4, SvdMethod::Auto);
+        const auto randomized =
+            extract(teacher, scores, studentConfig(), ReductionStructure::Submatrix, 4, SvdMethod::Randomized);
+        QCOMPARE(randomized.matrices.size(), exact.matrices.size());
+        bool differs = false;
+        for (size_t i = 0; i < exact.matrices.size(); ++i) {
+            QVERIFY(torch::equal(automatic.matrices[i].factors.a, exact.matrices[i].factors.a));   // small: exact
+            QCOMPARE(randomized.matrices[i].factors.a.sizes(), exact.matrices[i].factors.a.sizes());
+            differs |= !torch::equal(randomized.matrices[i].factors.a, exact.matrices[i].factors.a);
+        }
+        QVERIFY(differs);
+
+        TransferRecipe recipe;
+        QCOMPARE(recipe.svd, std::string("auto"));
+        auto json = recipe.toJson();
+        json[QStringLiteral("svd")] = QStringLiteral("randomized");
+        QCOMPARE(TransferRecipe::fromJson(json, "r.json").svd, std::string("randomized"));
+        json[QStringLiteral("svd")] = QStringLiteral("fast");
+        try {
+            TransferRecipe::fromJson(json, "r.json");
+            QFAIL("an unknown SVD method was accepted");
+        } catch (const Error &e) {
+            QVERIFY2(std::string(e.what()).find("unknown SVD method 'fast'") != std::string::npos, e.what());
+        }
     }
 
     void extractionMatchesStudentShapes_data()

@@ -200,7 +200,7 @@ int benchScale(const QStringList &arguments)
     const auto selection = selectLayers(LayerStrategy::Sensitivity, source.layerScores, studentLayers);
     ExtractionOptions options;
     options.rank = rank;
-    options.randomizedSvd = true;
+    options.svd = SvdMethod::Randomized;
     PeftAdapter adapter;
     adapter.settings = {rank, static_cast<double>(rank), 0.0};
     adapter.baseModel = "7B-shaped student";

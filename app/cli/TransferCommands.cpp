@@ -62,6 +62,8 @@ void addRecipeOptions(QCommandLineParser &parser)
         option("alpha", "LoRA alpha (default: the rank, so the scale is 1).", "A"),
         option("dropout", "LoRA dropout (default 0.05).", "P", "0.05"),
         option("split", "SVD split: reference (B = U S, A = V^T) or pissa (sqrt(S) on both) (default reference).", "HOW", "reference"),
+        option("svd", "SVD of each reduced matrix: exact, randomized, or auto: randomized for matrices of 4096 x 4096 "
+                      "and more, as in 7B-13B models (default auto).", "HOW", "auto"),
         option("epochs", "Training epochs (default 3).", "N", "3"),
         option("batch-size", "Examples per optimiser step (default 16).", "N", "16"),
         option("micro-batch-size", "Examples per forward/backward (default 8).", "N", "8"),
@@ -82,6 +84,7 @@ TransferRecipe recipeFromOptions(const QCommandLineParser &parser)
     r.structure = parser.value(QStringLiteral("structure")).toStdString();
     r.origin = parser.value(QStringLiteral("origin")).toStdString();
     r.split = parser.value(QStringLiteral("split")).toStdString();
+    r.svd = parser.value(QStringLiteral("svd")).toStdString();
     r.lora.rank = integerOption(parser, QStringLiteral("rank"));
     r.lora.alpha = parser.isSet(QStringLiteral("alpha")) ? numberOption(parser, QStringLiteral("alpha"))
                                                         : static_cast<double>(r.lora.rank);

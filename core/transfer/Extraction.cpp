@@ -68,7 +68,7 @@ Extraction extractKnowledge(const ModelConfig &teacher, const TensorLookup &teac
             throw Error("'" + matrix.teacherParameter + "' holds non-finite values (NaN or infinity) in the rows and "
                         "columns kept; the teacher's weights are damaged");
         const int64_t rank = std::min({options.rank, shape[0], shape[1]});
-        matrix.factors = options.randomizedSvd
+        matrix.factors = usesRandomizedSvd(options.svd, reduced.size(0), reduced.size(1))
                              ? factorizeRandomized(reduced, rank, options.split, options.svdPrecision, 16, 4, options.seed + i)
                              : factorize(reduced, rank, options.split, options.svdPrecision);
         progress.report(static_cast<double>(i + 1) / static_cast<double>(targets.size()), matrix.student.parameterName);

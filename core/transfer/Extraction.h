@@ -22,7 +22,7 @@ struct ExtractionOptions
     int64_t rank = 16;
     FactorSplit split = FactorSplit::SingularValuesOnB;
     at::ScalarType svdPrecision = at::kFloat;
-    bool randomizedSvd = false;   // factorizeRandomized(): for 7B-13B matrices
+    SvdMethod svd = SvdMethod::Exact;   // Auto: factorizeRandomized() for 7B-13B matrices
     uint64_t seed = 0;   // for the random structure
 };
 

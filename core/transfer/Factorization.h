@@ -14,6 +14,16 @@ enum class FactorSplit
 };
 FactorSplit parseFactorSplit(const std::string &name);   // reference|pissa
 
+// How an extraction factorises each reduced matrix: the exact truncated SVD, the
+// randomized one, or (Auto) the randomized one for matrices above
+// kRandomizedSvdElements only. Exact SVD costs O(out * in * min(out, in)): about half a
+// minute per 7B-sized matrix on two cores, nearly two hours for the 226 matrices of a
+// 13B -> 7B transfer; the randomized one takes about a second each.
+enum class SvdMethod { Auto, Exact, Randomized };
+SvdMethod parseSvdMethod(const std::string &name);   // auto|exact|randomized
+constexpr int64_t kRandomizedSvdElements = int64_t(1) << 24;   // 16.8 M: 4096 x 4096
+bool usesRandomizedSvd(SvdMethod method, int64_t rows, int64_t cols);
+
 struct LowRankFactors
 {
     at::Tensor a;   // [rank, in]

@@ -24,7 +24,7 @@ const std::set<QString> kRecipeKeys = {
     QStringLiteral("teacher"), QStringLiteral("student"), QStringLiteral("seeds"), QStringLiteral("train"),
     QStringLiteral("eval"), QStringLiteral("eval_metric"), QStringLiteral("eval_limit"), QStringLiteral("max_new_tokens"),
     QStringLiteral("sensitivity_metric"), QStringLiteral("max_length"), QStringLiteral("layers"),
-    QStringLiteral("structure"), QStringLiteral("origin"), QStringLiteral("split"), QStringLiteral("init"),
+    QStringLiteral("structure"), QStringLiteral("origin"), QStringLiteral("split"), QStringLiteral("svd"), QStringLiteral("init"),
     QStringLiteral("rank"), QStringLiteral("alpha"), QStringLiteral("dropout"), QStringLiteral("epochs"),
     QStringLiteral("batch_size"), QStringLiteral("micro_batch_size"), QStringLiteral("learning_rate"),
     QStringLiteral("warmup_ratio"), QStringLiteral("weight_decay"), QStringLiteral("eval_every"), QStringLiteral("seed"),
@@ -49,6 +49,7 @@ QJsonObject TransferRecipe::toJson() const
         {QStringLiteral("structure"), QString::fromStdString(structure)},
         {QStringLiteral("origin"), QString::fromStdString(origin)},
         {QStringLiteral("split"), QString::fromStdString(split)},
+        {QStringLiteral("svd"), QString::fromStdString(svd)},
         {QStringLiteral("init"), QString::fromStdString(init)},
         {QStringLiteral("rank"), static_cast<qint64>(lora.rank)},
         {QStringLiteral("alpha"), lora.alpha},
@@ -113,6 +114,7 @@ TransferRecipe TransferRecipe::fromJson(const QJsonObject &json, const std::stri
     text("structure", r.structure);
     text("origin", r.origin);
     text("split", r.split);
+    text("svd", r.svd);
     text("init", r.init);
     integer("rank", r.lora.rank, 1);
     number("alpha", r.lora.alpha, 1e-12);
@@ -133,6 +135,7 @@ TransferRecipe TransferRecipe::fromJson(const QJsonObject &json, const std::stri
     parseReductionStructure(r.structure);
     parseTransferOrigin(r.origin);
     parseFactorSplit(r.split);
+    parseSvdMethod(r.svd);
     if (r.init != "none")
         parseAdapterInit(r.init);
     if (r.lora.dropout >= 1)
@@ -374,6 +377,7 @@ Extraction extractForRecipe(const TransferRecipe &recipe, const ModelConfig &tea
     options.origin = parseTransferOrigin(recipe.origin);
     options.rank = recipe.lora.rank;
     options.split = parseFactorSplit(recipe.split);
+    options.svd = parseSvdMethod(recipe.svd);
     options.seed = recipe.seed;
     return extractKnowledge(teacher, source.weights, source.scores, student, selection, options, progress);
 }

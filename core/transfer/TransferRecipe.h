@@ -40,6 +40,7 @@ struct TransferRecipe
     std::string structure = "submatrix";
     std::string origin = "all";
     std::string split = "reference";              // reference | pissa
+    std::string svd = "auto";                     // auto | exact | randomized (parseSvdMethod)
     std::string init = "transfer";                // transfer | lora | own-svd | none
     LoraSettings lora{16, 16, 0.05};
     LoraTrainingOptions training;
