@@ -576,6 +576,60 @@ private Q_SLOTS:
                  qPrintable(QStringLiteral("%1 of %2").arg(maxDifference(mergedLogits, withAdapter)).arg(scale)));
     }
 
+    // With gradient checkpointing each layer runs again in the backward pass, with the
+    // same dropout masks: the gradients and a whole training run are those without it.
+    void gradientCheckpointingGivesTheSameTraining()
+    {
+        auto plain = model(studentConfig(), 5);
+        auto checkpointed = model(studentConfig(), 5);
+        for (auto *m : {&plain, &checkpointed})
+            injectPlainLora(*m, modulesOf(TransferOrigin::All), {4, 8, 0.1}, 3);
+        checkpointed->setGradientCheckpointing(true);
+        const auto documents = trainingDocuments();
+        const auto batch = padBatch({&documents[0], &documents[1]}, 2, 0);
+        std::map<std::string, at::Tensor> gradients;
+        for (auto *m : {&plain, &checkpointed}) {
+            (*m)->train();
+            freezeAllButLora(*m);
+            torch::manual_seed(7);
+            const auto logits = (*m)->forward(batch.inputIds);
+            // The checkpointed model's graph holds one checkpoint node per layer.
+            int checkpoints = 0;
+            std::vector<torch::autograd::Node *> pending{logits.grad_fn().get()};
+            std::set<torch::autograd::Node *> seen;
+            while (!pending.empty()) {
+                auto *node = pending.back();
+                pending.pop_back();
+                if (!node || !seen.insert(node).second)
+                    continue;
+                checkpoints += node->name().find("CheckpointedLayer") != std::string::npos;
+                for (const auto &edge : node->next_edges())
+                    pending.push_back(edge.function.get());
+            }
+            QCOMPARE(checkpoints, m == &checkpointed ? int(studentConfig().numHiddenLayers) : 0);
+            causalLmLoss(logits, batch.labels).backward();
+            for (const auto &item : (*m)->named_parameters())
+                if (item.key().find(".lora_") != std::string::npos) {
+                    QVERIFY2(item.value().grad().defined(), item.key().c_str());
+                    if (m == &plain)
+                        gradients[item.key()] = item.value().grad().clone();
+                    else
+                        QVERIFY2(torch::allclose(item.value().grad(), gradients.at(item.key()), 1e-4, 1e-7),
+                                 item.key().c_str());
+                }
+        }
+        auto options = quickTraining();
+        options.epochs = 2;
+        Progress progress;
+        const auto plainRun = trainLora(plain, documents, {}, options, progress);
+        const auto checkpointedRun = trainLora(checkpointed, documents, {}, options, progress);
+        QCOMPARE(checkpointedRun.steps.size(), plainRun.steps.size());
+        for (size_t i = 0; i < plainRun.steps.size(); ++i)
+            QVERIFY2(std::abs(checkpointedRun.steps[i].loss - plainRun.steps[i].loss) < 1e-4,
+                     qPrintable(QStringLiteral("step %1: %2 vs %3").arg(i).arg(checkpointedRun.steps[i].loss)
+                                    .arg(plainRun.steps[i].loss)));
+    }
+
     void loraTrainingLowersTheLossAndCancels()
     {
         auto student = model(studentConfig(), 5);

@@ -40,7 +40,7 @@ struct TrainingMeasure
 // Loads the student in `dtype`, attaches rank-`rank` adapters to every matrix of every
 // layer and trains `steps` optimiser steps on `documents` (one batch). The first step (warm-up
 // of the allocator and the kernels) is left out of the seconds per step.
-TrainingMeasure measureTraining(const std::string &dir, at::ScalarType dtype, int64_t rank,
+TrainingMeasure measureTraining(const std::string &dir, at::ScalarType dtype, bool checkpointing, int64_t rank,
                                 const std::vector<TrainingDocument> &documents, int64_t steps, int64_t batch,
                                 Progress &progress)
 {
@@ -52,6 +52,7 @@ TrainingMeasure measureTraining(const std::string &dir, at::ScalarType dtype, in
     auto student = loadModelFolder(dir, load).model;
     measure.loadSeconds = now() - start;
     measure.loadedGiB = peakResidentGiB();
+    student->setGradientCheckpointing(checkpointing);
     injectPlainLora(student, modulesOf(TransferOrigin::All), {rank, static_cast<double>(rank), 0.0}, 1);
     for (const auto &p : loraParameters(student))
         measure.adapterParameters += p.numel();
@@ -102,6 +103,8 @@ int benchTrainScale(const QStringList &arguments)
         {QStringLiteral("batch"), QStringLiteral("Documents per step (default 4)."), QStringLiteral("N"), QStringLiteral("4")},
         {QStringLiteral("tokens"), QStringLiteral("Tokens per document (default 64)."), QStringLiteral("T"), QStringLiteral("64")},
         {QStringLiteral("rank"), QStringLiteral("Adapter rank (default 16)."), QStringLiteral("R"), QStringLiteral("16")},
+        {QStringLiteral("gradient-checkpointing"), QStringLiteral("Train the whole student with gradient checkpointing "
+                                                                  "(as train and transfer do for a bfloat16 student).")},
         {QStringLiteral("keep"), QStringLiteral("Keep the generated files.")},
     });
     parseOrExit(parser, arguments,
@@ -169,10 +172,10 @@ int benchTrainScale(const QStringList &arguments)
     // 1. The baseline: the same shape with fewer layers, float32 and bfloat16 weights.
     const auto baselineDir = dir + "/baseline";
     writeRandomCheckpoint(baseline, baselineDir, progress);
-    const auto exact = measureTraining(baselineDir, at::kFloat, rank, documents, steps, batch, progress);
+    const auto exact = measureTraining(baselineDir, at::kFloat, false, rank, documents, steps, batch, progress);
     report(("baseline, " + std::to_string(baselineLayers) + " layers, float32 weights:").c_str(), exact,
            baselineStepFlops);
-    const auto halved = measureTraining(baselineDir, at::kBFloat16, rank, documents, steps, batch, progress);
+    const auto halved = measureTraining(baselineDir, at::kBFloat16, false, rank, documents, steps, batch, progress);
     report(("baseline, " + std::to_string(baselineLayers) + " layers, bfloat16 weights with float32 adapters:").c_str(),
            halved, baselineStepFlops);
     std::printf("  against float32              %10.2fx the speed, %.2fx the peak memory\n\n",
@@ -184,9 +187,11 @@ int benchTrainScale(const QStringList &arguments)
     writeRandomCheckpoint(student, studentDir, progress);
     std::printf("checkpoint: %lld layers written in %.0f s\n", static_cast<long long>(layers), now() - start);
     const auto dtype = studentWeightsDtype(student, studentDir);
-    const auto whole = measureTraining(studentDir, dtype, rank, documents, steps, batch, progress);
+    const bool checkpointing = parser.isSet(QStringLiteral("gradient-checkpointing"));
+    const auto whole = measureTraining(studentDir, dtype, checkpointing, rank, documents, steps, batch, progress);
     report(("the whole student, " + std::to_string(layers) + " layers, " + dtypeName(dtype) + " weights" +
-            (dtype == at::kFloat ? "" : " with float32 adapters") + " (the memory rule's choice):")
+            (dtype == at::kFloat ? "" : " with float32 adapters") + " (the memory rule's choice)" +
+            (checkpointing ? ", gradient checkpointing:" : ":"))
                .c_str(),
            whole, stepFlops);
     return 0;

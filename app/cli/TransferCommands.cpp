@@ -128,6 +128,27 @@ QCommandLineOption studentDtypeOption()
                   "DTYPE", "auto");
 }
 
+QCommandLineOption checkpointingOption()
+{
+    return option("gradient-checkpointing",
+                  "Run each student layer again in the backward pass instead of keeping its activations: on, off, or "
+                  "auto (on for a student held in bfloat16, whose activations would not fit beside it) "
+                  "(default auto).",
+                  "WHEN", "auto");
+}
+
+// --gradient-checkpointing for a student loaded with `load`.
+void applyCheckpointing(const QCommandLineParser &parser, LlamaForCausalLM &student, const LoadOptions &load)
+{
+    const auto when = parser.value(QStringLiteral("gradient-checkpointing")).toStdString();
+    if (when != "auto" && when != "on" && when != "off")
+        throw Error("--gradient-checkpointing is \"" + when + "\"; expected auto, on or off");
+    const bool on = when == "on" || (when == "auto" && load.dtype != at::kFloat);
+    student->setGradientCheckpointing(on);
+    if (on)
+        logLine("student: gradient checkpointing (each layer runs again in the backward pass)");
+}
+
 // Device and weight dtype of the student in `dir`, by --device and --student-dtype.
 LoadOptions studentLoadOptions(const QCommandLineParser &parser, const std::string &dir)
 {
@@ -458,6 +479,7 @@ int runTrain(const QStringList &arguments)
         option("out", "Folder for the trained adapter (PEFT format).", "DIR"),
         option("merged", "Also write the merged model (base + adapters) as a model folder here.", "DIR"),
         studentDtypeOption(),
+        checkpointingOption(),
     });
     addRecipeOptions(parser);
     addDataParallelOptions(parser, false);
@@ -472,7 +494,9 @@ int runTrain(const QStringList &arguments)
     auto recipe = recipeFromOptions(parser);
     recipe.student = required(parser, "student");
     const auto out = required(parser, "out");
-    auto student = loadModelFolder(recipe.student, studentLoadOptions(parser, recipe.student));
+    const auto load = studentLoadOptions(parser, recipe.student);
+    auto student = loadModelFolder(recipe.student, load);
+    applyCheckpointing(parser, student.model, load);
     if (student.tokenizerPath.empty())
         throw Error(recipe.student + ": no tokenizer.model in the student's folder");
     const auto tokenizer = Tokenizer::load(student.tokenizerPath);
@@ -548,6 +572,7 @@ int runTransfer(const QStringList &arguments)
         option("out", "Output folder: session.h5, adapter/ (PEFT, with delta/), merged/.", "DIR"),
         computeDtypeOption(),
         studentDtypeOption(),
+        checkpointingOption(),
     });
     addRecipeOptions(parser);
     parseOrExit(parser, arguments,
@@ -568,6 +593,7 @@ int runTransfer(const QStringList &arguments)
 
     const auto load = studentLoadOptions(parser, recipe.student);
     auto pair = loadModelPair(recipe.teacher, recipe.student, load, TeacherWeights::Mapped);
+    applyCheckpointing(parser, pair.student.model, load);
     auto session = openOrCreate(out.filePath(QStringLiteral("session.h5")).toStdString());
     if (session.hasSensitivity("teacher"))   // before the new recipe replaces the recorded hashes
         checkSessionTeacher(session, pair.teacher.folder);

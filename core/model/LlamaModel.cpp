@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <mutex>
 
 namespace nugget {
 
@@ -16,6 +17,55 @@ at::ScalarType accumulationType(at::ScalarType type)
 {
     return type == at::kHalf || type == at::kBFloat16 ? at::kFloat : type;
 }
+
+// A decoder layer run without keeping its activations: the forward keeps only the
+// layer's input (and the random state its dropout starts from); the backward runs the
+// layer again from that input, with the same dropout masks, and back-propagates through
+// it, which also accumulates the gradients of the layer's own parameters. Activation
+// memory drops from every layer's intermediates to one tensor per layer, for one more
+// forward per step.
+struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer>
+{
+    static at::Tensor forward(torch::autograd::AutogradContext *context, const at::Tensor &x, const at::Tensor &cos,
+                              const at::Tensor &sin, int64_t layerAddress)
+    {
+        auto *layer = reinterpret_cast<LlamaDecoderLayerImpl *>(layerAddress);
+        at::Generator generator = at::globalContext().defaultGenerator(x.device());
+        {
+            std::lock_guard<std::mutex> lock(generator.mutex());
+            context->saved_data["random_state"] = generator.get_state();
+        }
+        context->saved_data["layer"] = layerAddress;
+        context->save_for_backward({x, cos, sin});
+        return layer->forward(x, cos, sin, nullptr, nullptr);
+    }
+
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext *context,
+                                                   torch::autograd::variable_list gradients)
+    {
+        auto *layer = reinterpret_cast<LlamaDecoderLayerImpl *>(context->saved_data["layer"].toInt());
+        const auto saved = context->get_saved_variables();
+        auto input = saved[0].detach().requires_grad_(true);
+        at::Generator generator = at::globalContext().defaultGenerator(input.device());
+        at::Tensor resumed;
+        {
+            std::lock_guard<std::mutex> lock(generator.mutex());
+            resumed = generator.get_state();
+            generator.set_state(context->saved_data["random_state"].toTensor());
+        }
+        at::Tensor output;
+        {
+            torch::AutoGradMode enabled(true);
+            output = layer->forward(input, saved[1], saved[2], nullptr, nullptr);
+        }
+        {
+            std::lock_guard<std::mutex> lock(generator.mutex());
+            generator.set_state(resumed);
+        }
+        torch::autograd::backward({output}, {gradients[0]});
+        return {input.grad(), at::Tensor(), at::Tensor(), at::Tensor()};
+    }
+};
 
 } // namespace
 
@@ -287,10 +337,18 @@ at::Tensor LlamaForCausalLMImpl::hiddenStates(const at::Tensor &inputIds, KVCach
         cache->keys.assign(layerCount, at::Tensor());
         cache->values.assign(layerCount, at::Tensor());
     }
+    const bool checkpointed = m_gradientCheckpointing && is_training() && at::GradMode::is_enabled() && !cache;
     for (size_t i = 0; i < layerCount; ++i) {
         auto layer = model->layers->ptr<LlamaDecoderLayerImpl>(i);
-        x = layer->forward(x, cos, sin, cache ? &cache->keys[i] : nullptr,
-                           cache ? &cache->values[i] : nullptr);
+        if (checkpointed) {
+            // Only the boundary needs a gradient for the layers' own parameters to get
+            // theirs when nothing below the first layer trains.
+            if (!x.requires_grad())
+                x = x.detach().requires_grad_(true);
+            x = CheckpointedLayer::apply(x, cos, sin, reinterpret_cast<int64_t>(layer.get()));
+        } else {
+            x = layer->forward(x, cos, sin, cache ? &cache->keys[i] : nullptr, cache ? &cache->values[i] : nullptr);
+        }
         if (layerOutputs)
             layerOutputs->push_back(x);
     }

@@ -182,6 +182,10 @@ public:
     at::Tensor headWeight() const;   // lm_head, or the embedding when tied
 
     const ModelConfig &config() const { return m_config; }
+    // Training runs each decoder layer again in the backward pass instead of keeping its
+    // activations (the gradients are the same): what lets a 7B student train on a laptop.
+    void setGradientCheckpointing(bool on) { m_gradientCheckpointing = on; }
+    bool gradientCheckpointing() const { return m_gradientCheckpointing; }
     int64_t parameterCount() const;
     int64_t parameterBytes() const;
     at::Device device() const;
@@ -193,6 +197,7 @@ public:
 private:
     ModelConfig m_config;
     RotaryEmbedding m_rotary;
+    bool m_gradientCheckpointing = false;
 };
 TORCH_MODULE(LlamaForCausalLM);
 

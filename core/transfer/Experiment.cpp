@@ -79,6 +79,7 @@ ExperimentResult runExperiment(const ExperimentRecipe &recipe, Progress &progres
     load.dtype = studentWeightsDtype(readFolderConfig(recipe.base.student), recipe.base.student);
     auto pair = loadModelPair(recipe.base.teacher, recipe.base.student, load,
                               session ? TeacherWeights::Mapped : TeacherWeights::Loaded);
+    pair.student.model->setGradientCheckpointing(load.dtype != at::kFloat);
     const auto train = readChatJsonl(recipe.base.train);
     const auto eval = readChatJsonl(recipe.base.eval);
 

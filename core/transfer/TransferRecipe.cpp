@@ -425,6 +425,7 @@ RunReport runCondition(const TransferRecipe &recipe, const std::string &name, Mo
         load.device = pair.student.model->device();
         load.dtype = pair.student.model->dtype();
         student = loadModelFolder(pair.student.folder, load).model;
+        student->setGradientCheckpointing(pair.student.model->gradientCheckpointing());
     } else {
         student = pair.student.model;
     }
