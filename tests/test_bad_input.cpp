@@ -2,7 +2,7 @@
 // accident, fed to nugget-cli and to the core. Every case must end in a message that
 // names the file and the problem, a non-zero exit (never a crash), and leave the
 // case's folder byte for byte as it was (existing outputs untouched, nothing half
-// written left behind). The README's "Bad input" section lists this table.
+// written left behind). docs/bad-input.md lists this table.
 
 #include "TestSupport.h"
 
@@ -616,7 +616,7 @@ void TestBadInput::table()
     QFile::setPermissions(dir, QFile::permissions(dir) | QFileDevice::WriteOwner);
     const auto after = snapshot(dir);
     QVERIFY2(before == after, qPrintable(QStringLiteral("the case folder changed: ") + describeDifference(before, after)));
-    // The README table quotes these lines.
+    // The table in docs/bad-input.md quotes these lines.
     qInfo("%s -> %s", testCase->name, qPrintable(message.trimmed().section(u'\r', -1).section(u'\n', -1)));
 }
 

@@ -653,7 +653,7 @@ void compactInto(const H5::H5File &source, const std::string &target)
 // crashes inside HDF5 before the error reaches the user; the wrapper is then released
 // without running it (a small leak on an error path). On a full disk (ENOSPC) HDF5
 // 1.10 then exits cleanly; under a file-size limit (ulimit -f) its own shutdown at exit
-// still trips over the half-closed file: README, "Bad input", the file-size-limit row.
+// still trips over the half-closed file: docs/bad-input.md, the file-size-limit row.
 void closeOnce(std::unique_ptr<H5::H5File> &file)
 {
     std::unique_ptr<H5::H5File> closing = std::move(file);
