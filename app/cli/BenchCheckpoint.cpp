@@ -3,6 +3,8 @@
 #include "Commands.h"
 
 #include "Error.h"
+#include "io/AtomicFile.h"
+#include "io/AtomicFolder.h"
 #include "io/Safetensors.h"
 #include "model/LlamaModel.h"
 
@@ -86,12 +88,10 @@ void writeRandomCheckpoint(const ModelConfig &config, const std::string &dir, Pr
     for (const auto &[name, tensor] : rest)
         weightMap[QString::fromStdString(name)] = QString::fromStdString(shardName(shards - 1));
     writeSafetensors(dir + "/" + shardName(shards - 1), rest, {{"format", "pt"}});
-    QFile index(QString::fromStdString(dir + "/model.safetensors.index.json"));
-    if (!index.open(QIODevice::WriteOnly))
-        throw Error(dir + ": cannot write model.safetensors.index.json");
-    index.write(QJsonDocument(QJsonObject{{QStringLiteral("metadata"), QJsonObject{}},
-                                          {QStringLiteral("weight_map"), weightMap}})
-                    .toJson());
+    writeFileAtomically(dir + "/model.safetensors.index.json",
+                        QJsonDocument(QJsonObject{{QStringLiteral("metadata"), QJsonObject{}},
+                                                  {QStringLiteral("weight_map"), weightMap}})
+                            .toJson());
     progress.report(1.0, "checkpoint written");
 }
 
@@ -141,16 +141,13 @@ int benchCheckpoint(const QStringList &arguments)
         throw Error(tokenizer.toStdString() + ": no such tokenizer file");
     const auto config = large ? llamaShape(5120, 13824, layers, 40) : llamaShape(4096, 11008, layers, 32);
     auto progress = consoleProgress();
-    // Written under a temporary name and renamed: an interrupted run leaves no folder
-    // that looks complete.
-    const auto staging = out + ".partial";
-    QDir(QString::fromStdString(staging)).removeRecursively();
-    writeRandomCheckpoint(config, staging, progress);
-    if (!tokenizer.isEmpty() &&
-        !QFile::copy(tokenizer, QDir(QString::fromStdString(staging)).filePath(QStringLiteral("tokenizer.model"))))
-        throw Error(staging + ": cannot copy the tokenizer " + tokenizer.toStdString());
-    if (!QDir().rename(QString::fromStdString(staging), QString::fromStdString(out)))
-        throw Error(out + ": cannot rename " + staging + " to it");
+    // Written as a unit: an interrupted run leaves no folder that looks complete.
+    writeFolderAtomically(out, {}, [&](const std::string &staging) {
+        writeRandomCheckpoint(config, staging, progress);
+        if (!tokenizer.isEmpty() &&
+            !QFile::copy(tokenizer, QDir(QString::fromStdString(staging)).filePath(QStringLiteral("tokenizer.model"))))
+            throw Error(staging + ": cannot copy the tokenizer " + tokenizer.toStdString());
+    });
     std::printf("%s: %s shape with %lld layers, %.2f B parameters of random bf16 weights\n", out.c_str(),
                 large ? "LLaMA-2 13B" : "LLaMA-2 7B", static_cast<long long>(layers),
                 static_cast<double>(config.parameterCount()) / 1e9);

@@ -2,6 +2,7 @@
 #include "Commands.h"
 
 #include "eval/TaskEvaluation.h"
+#include "io/AtomicFile.h"
 #include "model/ModelFolder.h"
 #include "text/ChatDataset.h"
 #include "text/Tokenizer.h"
@@ -10,7 +11,6 @@
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QSaveFile>
 
 #include <cstdio>
 
@@ -64,19 +64,16 @@ int runEval(const QStringList &arguments)
     std::fprintf(stderr, "\n");
 
     if (parser.isSet(QStringLiteral("details"))) {
-        QSaveFile file(parser.value(QStringLiteral("details")));
-        if (!file.open(QIODevice::WriteOnly))
-            throw Error(file.fileName().toStdString() + ": cannot write: " + file.errorString().toStdString());
+        QByteArray lines;
         for (const auto &item : result.details) {
             QJsonObject line;
             line[QStringLiteral("id")] = QString::fromStdString(item.id);
             line[QStringLiteral("expected")] = QString::fromStdString(item.expected);
             line[QStringLiteral("predicted")] = QString::fromStdString(item.predicted);
             line[QStringLiteral("correct")] = item.correct;
-            file.write(QJsonDocument(line).toJson(QJsonDocument::Compact) + '\n');
+            lines += QJsonDocument(line).toJson(QJsonDocument::Compact) + '\n';
         }
-        if (!file.commit())
-            throw Error(file.fileName().toStdString() + ": cannot write: " + file.errorString().toStdString());
+        writeFileAtomically(parser.value(QStringLiteral("details")).toStdString(), lines);
     }
 
     if (metric == EvalMetric::Perplexity)

@@ -1,12 +1,12 @@
 #include "CommandLine.h"
 #include "Commands.h"
 
+#include "io/AtomicFile.h"
 #include "io/Session.h"
 #include "plot/ComparisonChart.h"
 #include "transfer/Experiment.h"
 
 #include <QDir>
-#include <QSaveFile>
 
 #include <cstdio>
 
@@ -16,9 +16,7 @@ namespace {
 
 void writeText(const QString &path, const std::string &text)
 {
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly) || file.write(text.data(), static_cast<qint64>(text.size())) < 0 || !file.commit())
-        throw Error(path.toStdString() + ": cannot write: " + file.errorString().toStdString());
+    writeFileAtomically(path.toStdString(), QByteArray::fromStdString(text));
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 #include "DemoFolder.h"
 #include "MainWindow.h"
 #include "WorkbenchEngine.h"
+#include "io/AtomicFile.h"
 #include "io/JsonText.h"
 #include "models/LayerSelectionModel.h"
 #include "panels/RunPanel.h"
@@ -19,7 +20,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLineEdit>
-#include <QSaveFile>
 #include <QStandardItemModel>
 #include <QTemporaryDir>
 #include <QThread>
@@ -99,9 +99,7 @@ public:
 
     void writeGuide(const QString &intro)
     {
-        QSaveFile file(QDir(m_dir).filePath(QStringLiteral("README.md")));
-        if (!file.open(QIODevice::WriteOnly) || file.write((intro + m_guide).toUtf8()) < 0 || !file.commit())
-            throw Error(file.fileName().toStdString() + ": cannot write the user guide");
+        writeFileAtomically(QDir(m_dir).filePath(QStringLiteral("README.md")).toStdString(), (intro + m_guide).toUtf8());
     }
 
 private:

@@ -1,10 +1,10 @@
 #include "io/AtomicFolder.h"
 
 #include "Error.h"
+#include "io/AtomicFile.h"
 
 #include <QDir>
 #include <QFileInfo>
-#include <QRandomGenerator>
 
 #include <cerrno>
 #include <cstdio>
@@ -12,29 +12,8 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 namespace nugget {
-
-namespace {
-
-std::string siblingName(const QString &target, const char *kind)
-{
-    return (target + QLatin1String(kind) +
-            QString::number(QRandomGenerator::system()->generate(), 16).rightJustified(8, u'0'))
-        .toStdString();
-}
-
-void syncFolder(const QString &folder)
-{
-    const int fd = ::open(QFile::encodeName(folder).constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        ::fsync(fd);   // best effort: makes the rename durable
-        ::close(fd);
-    }
-}
-
-} // namespace
 
 void writeFolderAtomically(const std::string &dir, const std::set<std::string> &ownNames,
                            const std::function<void(const std::string &staging)> &write)
@@ -54,7 +33,7 @@ void writeFolderAtomically(const std::string &dir, const std::set<std::string> &
     if (!QDir().mkpath(parent))
         throw Error(dir + ": cannot create the parent folder " + parent.toStdString());
 
-    const std::string staging = siblingName(target, ".tmp-");
+    const std::string staging = temporarySibling(target.toStdString(), ".tmp-");
     if (::mkdir(staging.c_str(), 0777) != 0)
         throw Error(dir + ": cannot create the folder " + staging + " (" + std::strerror(errno) + ")");
     try {
@@ -63,10 +42,12 @@ void writeFolderAtomically(const std::string &dir, const std::set<std::string> &
         QDir(QString::fromStdString(staging)).removeRecursively();
         throw Error(dir + ": cannot write the folder: " + e.what());
     } catch (...) {
+        // Anything else, a Cancelled included (a cancel is not a failure), reaches the
+        // caller unchanged.
         QDir(QString::fromStdString(staging)).removeRecursively();
         throw;
     }
-    syncFolder(QString::fromStdString(staging));
+    syncToDisk(staging, true);   // best effort: makes the rename durable
 
     const QByteArray targetBytes = QFile::encodeName(target);
     if (!existing.exists()) {
@@ -81,7 +62,7 @@ void writeFolderAtomically(const std::string &dir, const std::set<std::string> &
     } else {
         // File systems without RENAME_EXCHANGE: move the old folder aside first. A kill
         // between the two renames leaves it whole in "<dir>.old-*".
-        const std::string old = siblingName(target, ".old-");
+        const std::string old = temporarySibling(target.toStdString(), ".old-");
         if (::rename(targetBytes.constData(), old.c_str()) != 0 ||
             ::rename(staging.c_str(), targetBytes.constData()) != 0) {
             const int err = errno;
@@ -92,7 +73,7 @@ void writeFolderAtomically(const std::string &dir, const std::set<std::string> &
         }
         QDir(QString::fromStdString(old)).removeRecursively();
     }
-    syncFolder(parent);
+    syncToDisk(QFile::encodeName(parent).toStdString(), true);
 }
 
 } // namespace nugget

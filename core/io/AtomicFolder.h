@@ -14,8 +14,9 @@ namespace nugget {
 // `dir` is only replaced when every entry in it is named in `ownNames` (the files the
 // writer produces); anything else in it means it is not ours to delete, and Error is
 // thrown before anything is written. When `write` throws, the sibling is removed and
-// `dir` is untouched. A kill at any moment leaves `dir` whole (old or new) and at most
-// a stale "<dir>.tmp-*" or "<dir>.old-*" sibling.
+// `dir` is untouched: an Error comes back as Error "<dir>: cannot write the folder:
+// ...", anything else (Cancelled among them) unchanged. A kill at any moment leaves
+// `dir` whole (old or new) and at most a stale "<dir>.tmp-*" or "<dir>.old-*" sibling.
 void writeFolderAtomically(const std::string &dir, const std::set<std::string> &ownNames,
                            const std::function<void(const std::string &staging)> &write);
 

@@ -1,6 +1,7 @@
 #include "io/PeftAdapter.h"
 
 #include "Error.h"
+#include "io/AtomicFile.h"
 #include "io/Safetensors.h"
 #include "model/LoraAdapters.h"
 
@@ -8,7 +9,6 @@
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
-#include <QSaveFile>
 
 #include <set>
 
@@ -118,9 +118,8 @@ void writePeftAdapter(const std::string &dir, const PeftAdapter &adapter, const 
     };
     for (auto it = extra.begin(); it != extra.end(); ++it)
         config[it.key()] = it.value();
-    QSaveFile file(QDir(QString::fromStdString(dir)).filePath(QStringLiteral("adapter_config.json")));
-    if (!file.open(QIODevice::WriteOnly) || file.write(QJsonDocument(config).toJson()) < 0 || !file.commit())
-        throw Error(file.fileName().toStdString() + ": cannot write: " + file.errorString().toStdString());
+    writeFileAtomically(QDir(QString::fromStdString(dir)).filePath(QStringLiteral("adapter_config.json")).toStdString(),
+                        QJsonDocument(config).toJson());
 }
 
 PeftAdapter readPeftAdapter(const std::string &dir)

@@ -1,5 +1,7 @@
 #include "io/ScoreChunks.h"
 
+#include "io/Hdf5Errors.h"
+
 #include <ATen/Parallel.h>
 #include <H5Cpp.h>
 #include <zlib.h>
@@ -26,31 +28,6 @@ constexpr size_t kFletcherBytes = 4;
 // Raw bytes of the chunks encoded ahead of the writer: enough to keep every thread busy,
 // little beside the tensor itself.
 constexpr size_t kWindowBytes = size_t(32) << 20;
-
-template <typename T>
-T check(T result, const char *function)
-{
-    if (result < 0)
-        throw H5::Exception(function, std::string(function) + " failed");
-    return result;
-}
-
-class Id
-{
-public:
-    explicit Id(hid_t id) : m_id(id) {}
-    ~Id()
-    {
-        if (m_id >= 0)
-            H5Idec_ref(m_id);
-    }
-    Id(const Id &) = delete;
-    Id &operator=(const Id &) = delete;
-    hid_t get() const { return m_id; }
-
-private:
-    hid_t m_id;
-};
 
 // Byte-transposes `count` elements of `size` bytes: all first bytes, then all second
 // bytes, ... Trailing bytes that make no whole element stay at the end, as in HDF5.
@@ -130,7 +107,7 @@ struct ChunkGeometry
 ChunkGeometry geometryOf(hid_t dataset, hid_t dcpl)
 {
     ChunkGeometry g;
-    Id space(check(H5Dget_space(dataset), "H5Dget_space"));
+    Handle space(check(H5Dget_space(dataset), "H5Dget_space"));
     const int rank = check(H5Sget_simple_extent_ndims(space.get()), "H5Sget_simple_extent_ndims");
     if (rank < 1 || check(H5Pget_layout(dcpl), "H5Pget_layout") != H5D_CHUNKED)
         throw H5::Exception("writeEncodedChunks", "the dataset is not chunked");
@@ -138,7 +115,7 @@ ChunkGeometry geometryOf(hid_t dataset, hid_t dcpl)
     g.chunk.resize(size_t(rank));
     check(H5Sget_simple_extent_dims(space.get(), g.dims.data(), nullptr), "H5Sget_simple_extent_dims");
     check(H5Pget_chunk(dcpl, rank, g.chunk.data()), "H5Pget_chunk");
-    Id type(check(H5Dget_type(dataset), "H5Dget_type"));
+    Handle type(check(H5Dget_type(dataset), "H5Dget_type"));
     g.elementSize = H5Tget_size(type.get());
     if (g.elementSize == 0)
         throw H5::Exception("H5Tget_size", "H5Tget_size failed");
@@ -256,7 +233,7 @@ std::vector<uint8_t> encodeChunk(const uint8_t *raw, size_t bytes, size_t elemen
 
 void writeEncodedChunks(hid_t dataset, const void *data)
 {
-    Id dcpl(check(H5Dget_create_plist(dataset), "H5Dget_create_plist"));
+    Handle dcpl(check(H5Dget_create_plist(dataset), "H5Dget_create_plist"));
     const ChunkGeometry g = geometryOf(dataset, dcpl.get());
     const int level = deflateLevelOf(dcpl.get(), g.elementSize);
     if (g.chunkCount == 1) {
@@ -264,7 +241,7 @@ void writeEncodedChunks(hid_t dataset, const void *data)
         // written directly (its "single chunk" index; fixed upstream in HDF5 PR #1261):
         // reads through the still-open dataset return the stored bytes unfiltered.
         // One chunk gains nothing from threads, so HDF5's pipeline encodes it.
-        Id type(check(H5Dget_type(dataset), "H5Dget_type"));
+        Handle type(check(H5Dget_type(dataset), "H5Dget_type"));
         check(H5Dwrite(dataset, type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "H5Dwrite");
         return;
     }

@@ -4,59 +4,12 @@
 // selection, the kept rows and columns) and what came out (every run's curve and
 // scores). Plain HDF5 types only, so h5py and HDFView read it as is.
 //
-// Layout (version 2)
-// ------------------
-// The file is HDF5 1.10 format (superblock version 3): every superblock, object header
-// and index block carries a checksum. Strings are fixed-length UTF-8 (never variable-
-// length: those live in the unchecksummed global heap); every chunked dataset has a
-// Fletcher-32 checksum. A damaged file is an Error, never different values.
-// /                                  attributes: format = "nugget-session" (string),
-//                                    version = 2 (int64), writer = "Nugget <version>"
-// /recipe                            string [1]: the full configuration as JSON text
-// /inputs                            string [1]: JSON object {input file path: sha256 hex}
-// /sensitivity/teacher/              group; attributes metric (string: taylor | fisher |
-//                                    magnitude) and samples (int64)
-// /sensitivity/teacher/<parameter>   float32, the parameter's shape; the dataset name
-//                                    is the parameter name, dots included, e.g.
-//                                    "model.layers.3.mlp.up_proj.weight"; chunked,
-//                                    Fletcher-32, shuffle, deflate level 1. Or, written with
-//                                    ScoreStorage::Float16 (large models), IEEE
-//                                    half floats holding scores / scale, with the
-//                                    float64 attribute scale = the largest score
-//                                    (values below 2^-24 of it read back as 0);
-//                                    filters shuffle, deflate level 1, Fletcher-32
-//                                    (over the compressed bytes), the order h5py
-//                                    uses; the chunks are encoded on every core
-//                                    (io/ScoreChunks.h)
-// /sensitivity/student/...           the same for the student, when computed
-// /sensitivity/layers/teacher        float64 [layers, modules]: per-layer per-module
-//                                    totals; attribute modules (1-D string array,
-//                                    column order)
-// /sensitivity/layers/student        the same for the student
-// /selection/layers                  int64 [student layers]: the teacher layer index
-//                                    each student layer takes; attribute strategy
-//                                    (string)
-// /reduction/<teacher parameter>/    group; attribute structure (string)
-//     rows, cols                     int64 [kept]: teacher row / column indices kept
-//                                    (all of them for a dimension kept whole)
-// /runs/<name>/loss                  float64 [steps, k]; attribute columns (1-D string
-//                                    array, e.g. step, loss, learning_rate)
-// /runs/<name>/eval                  string [1]: the run's scores as JSON text
-//
-// All strings are variable-length UTF-8. Groups track link creation order, so the
-// listings below come back in the order items were written (a replaced item moves to
-// the end). Writing an item that exists replaces it (unlink, then create).
-//
-// Atomicity: a session being written lives in "<path>.tmp-<random>" beside the target;
-// commit() flushes, closes and renames it over the target in one step. Destroying an
-// uncommitted Session removes its temporary file, so an abandoned or cancelled job
-// leaves the target exactly as it was. The original of openForUpdate() is only ever
-// read (its bytes are copied first). A crash can leave a stale "*.tmp-*" file behind.
-//
-// Errors: every failure throws nugget::Error naming the session's path (the target,
-// never the temporary file), the operation and HDF5's own most specific reason.
-// Reading an absent single item (recipe, input hashes, sensitivity info, layer totals,
-// selection, a parameter's sensitivity) throws; keyed look-ups (readReduction, readRun)
+// The layout, the integrity checks and the atomicity rules: docs/session-format.md.
+// In short: a session being written lives in "<path>.tmp-<random>" beside the target and
+// commit() renames it over the target in one step; destroying an uncommitted Session
+// removes it, so an abandoned or cancelled job leaves the target as it was. Every failure
+// throws nugget::Error naming the target path, the operation and HDF5's most specific
+// reason. Reading an absent single item throws; keyed look-ups (readReduction, readRun)
 // return an empty optional. One Session may be used from one thread at a time.
 
 #include <ATen/ATen.h>

@@ -1,6 +1,7 @@
 #include "train/PretrainRun.h"
 
 #include "Error.h"
+#include "io/AtomicFile.h"
 #include "model/ModelFolder.h"
 #include "text/ChatDataset.h"
 #include "text/Tokenizer.h"
@@ -9,7 +10,6 @@
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
-#include <QSaveFile>
 #include <QStringDecoder>
 
 #include <torch/torch.h>
@@ -154,10 +154,8 @@ PretrainSummary runPretraining(const PretrainSpec &spec, Progress &progress,
     log[QStringLiteral("resumed_from_step")] = static_cast<qint64>(summary.result.resumedFromStep);
     log[QStringLiteral("tokens_seen")] = static_cast<qint64>(summary.result.tokensSeen);
     log[QStringLiteral("parameters")] = static_cast<qint64>(summary.parameters);
-    QSaveFile file(QDir(QString::fromStdString(spec.outputDir)).filePath(QStringLiteral("training_log.json")));
-    if (!file.open(QIODevice::WriteOnly) || file.write(QJsonDocument(log).toJson(QJsonDocument::Compact)) < 0 ||
-        !file.commit())
-        throw Error(file.fileName().toStdString() + ": cannot write: " + file.errorString().toStdString());
+    const QString logPath = QDir(QString::fromStdString(spec.outputDir)).filePath(QStringLiteral("training_log.json"));
+    writeFileAtomically(logPath.toStdString(), QJsonDocument(log).toJson(QJsonDocument::Compact));
 
     QDir(QString::fromStdString(options.checkpointDir)).removeRecursively();
     return summary;

@@ -1,6 +1,8 @@
 #include "train/Pretrainer.h"
 
 #include "Error.h"
+#include "io/AtomicFile.h"
+#include "io/AtomicFolder.h"
 #include "io/Safetensors.h"
 #include "model/ModelFolder.h"
 #include "text/ChatDataset.h"
@@ -10,11 +12,11 @@
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QSaveFile>
 
 #include <torch/torch.h>
 
 #include <chrono>
+#include <set>
 #include <cmath>
 
 namespace nugget {
@@ -27,13 +29,6 @@ const QString kOptimizerFile = QStringLiteral("optimizer.safetensors");
 std::string parameterKey(const at::Tensor &parameter)
 {
     return c10::guts::to_string(parameter.unsafeGetTensorImpl());
-}
-
-void writeJson(const QString &path, const QJsonObject &object)
-{
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly) || file.write(QJsonDocument(object).toJson()) < 0 || !file.commit())
-        throw Error(path.toStdString() + ": cannot write: " + file.errorString().toStdString());
 }
 
 } // namespace
@@ -179,41 +174,34 @@ void Pretrainer::saveCheckpoint(int64_t step)
         return;
     // Written whole into a sibling folder, then swapped in, so a crash leaves either the
     // previous checkpoint or the new one, never a mix.
-    const QString target = QString::fromStdString(m_options.checkpointDir);
-    const QString staging = target + QStringLiteral(".partial");
-    const QString previous = target + QStringLiteral(".previous");
-    QDir(staging).removeRecursively();
+    const std::set<std::string> files = {"config.json", "model.safetensors", "tokenizer.model",
+                                         kOptimizerFile.toStdString(), kStateFile.toStdString()};
+    writeFolderAtomically(m_options.checkpointDir, files, [&](const std::string &dir) {
+        const QDir staging(QString::fromStdString(dir));
+        SaveOptions save;
+        save.tokenizerPath = m_options.tokenizerPath;
+        saveModelFolder(m_model, dir, save);
 
-    SaveOptions save;
-    save.tokenizerPath = m_options.tokenizerPath;
-    saveModelFolder(m_model, staging.toStdString(), save);
-
-    std::vector<std::pair<std::string, at::Tensor>> tensors;
-    auto &state = m_optimizer->state();
-    for (const auto &item : m_model->named_parameters()) {
-        const auto found = state.find(parameterKey(item.value()));
-        if (found == state.end())
-            continue;
-        auto &adam = static_cast<torch::optim::AdamWParamState &>(*found->second);
-        tensors.emplace_back(item.key() + ".exp_avg", adam.exp_avg().detach().cpu());
-        tensors.emplace_back(item.key() + ".exp_avg_sq", adam.exp_avg_sq().detach().cpu());
-        tensors.emplace_back(item.key() + ".step", torch::tensor(adam.step(), at::kLong));
-    }
-    writeSafetensors(QDir(staging).filePath(kOptimizerFile).toStdString(), tensors);
-    QJsonObject json;
-    json[QStringLiteral("step")] = static_cast<qint64>(step);
-    json[QStringLiteral("total_steps")] = static_cast<qint64>(totalSteps());
-    json[QStringLiteral("seed")] = QString::number(m_options.seed);
-    json[QStringLiteral("sequence_length")] = static_cast<qint64>(m_options.sequenceLength);
-    json[QStringLiteral("batch_size")] = static_cast<qint64>(m_options.batchSize);
-    writeJson(QDir(staging).filePath(kStateFile), json);
-
-    QDir(previous).removeRecursively();
-    if (QFileInfo::exists(target) && !QDir().rename(target, previous))
-        throw Error(target.toStdString() + ": cannot replace the previous checkpoint");
-    if (!QDir().rename(staging, target))
-        throw Error(target.toStdString() + ": cannot move the new checkpoint into place");
-    QDir(previous).removeRecursively();
+        std::vector<std::pair<std::string, at::Tensor>> tensors;
+        auto &state = m_optimizer->state();
+        for (const auto &item : m_model->named_parameters()) {
+            const auto found = state.find(parameterKey(item.value()));
+            if (found == state.end())
+                continue;
+            auto &adam = static_cast<torch::optim::AdamWParamState &>(*found->second);
+            tensors.emplace_back(item.key() + ".exp_avg", adam.exp_avg().detach().cpu());
+            tensors.emplace_back(item.key() + ".exp_avg_sq", adam.exp_avg_sq().detach().cpu());
+            tensors.emplace_back(item.key() + ".step", torch::tensor(adam.step(), at::kLong));
+        }
+        writeSafetensors(staging.filePath(kOptimizerFile).toStdString(), tensors);
+        QJsonObject json;
+        json[QStringLiteral("step")] = static_cast<qint64>(step);
+        json[QStringLiteral("total_steps")] = static_cast<qint64>(totalSteps());
+        json[QStringLiteral("seed")] = QString::number(m_options.seed);
+        json[QStringLiteral("sequence_length")] = static_cast<qint64>(m_options.sequenceLength);
+        json[QStringLiteral("batch_size")] = static_cast<qint64>(m_options.batchSize);
+        writeFileAtomically(staging.filePath(kStateFile).toStdString(), QJsonDocument(json).toJson());
+    });
 }
 
 int64_t Pretrainer::loadCheckpoint()
@@ -221,8 +209,15 @@ int64_t Pretrainer::loadCheckpoint()
     if (m_options.checkpointDir.empty())
         return 0;
     QString folder = QString::fromStdString(m_options.checkpointDir);
-    if (!QFileInfo::exists(folder + u'/' + kStateFile))
-        folder += QStringLiteral(".previous");   // interrupted between the two renames
+    if (!QFileInfo::exists(folder + u'/' + kStateFile)) {
+        // Interrupted between the two renames on a file system without an atomic swap:
+        // the previous checkpoint waits whole in "<dir>.old-*" (io/AtomicFolder.h).
+        const QFileInfo dir(folder);
+        const QStringList stale = QDir(dir.absolutePath())
+                                      .entryList({dir.fileName() + QStringLiteral(".old-*")}, QDir::Dirs, QDir::Time);
+        if (!stale.isEmpty())
+            folder = dir.absolutePath() + u'/' + stale.first();
+    }
     const QString statePath = folder + u'/' + kStateFile;
     if (!QFileInfo::exists(statePath))
         return 0;

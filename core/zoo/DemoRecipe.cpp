@@ -1,6 +1,7 @@
 #include "zoo/DemoRecipe.h"
 
 #include "Error.h"
+#include "io/AtomicFile.h"
 #include "io/FileHash.h"
 #include "model/ModelFolder.h"
 #include "text/Tokenizer.h"
@@ -11,7 +12,6 @@
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
-#include <QSaveFile>
 
 #include <chrono>
 
@@ -39,9 +39,7 @@ DemoModelRecipe modelRecipe(const QJsonObject &json, const std::string &source, 
 
 void writeJsonFile(const QString &path, const QJsonObject &json)
 {
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly) || file.write(QJsonDocument(json).toJson()) < 0 || !file.commit())
-        throw Error(path.toStdString() + ": cannot write: " + file.errorString().toStdString());
+    writeFileAtomically(path.toStdString(), QJsonDocument(json).toJson());
 }
 
 } // namespace
@@ -114,10 +112,9 @@ QJsonObject buildDemo(const DemoRecipe &recipe, const std::string &outputDir, co
         training.userDefinedSymbols = {"<|system|>", "<|user|>", "<|assistant|>"};
         Tokenizer::train(training);
         QFile trained(QDir(scratch).filePath(QStringLiteral("tokenizer.model")));
-        QSaveFile target(tokenizerPath);
-        if (!trained.open(QIODevice::ReadOnly) || !target.open(QIODevice::WriteOnly) ||
-            target.write(trained.readAll()) < 0 || !target.commit())
-            throw Error(tokenizerPath.toStdString() + ": cannot write the tokenizer");
+        if (!trained.open(QIODevice::ReadOnly))
+            throw Error(trained.fileName().toStdString() + ": cannot read the trained tokenizer");
+        writeFileAtomically(tokenizerPath.toStdString(), trained.readAll());
         QDir(scratch).removeRecursively();
     }
     const auto tokenizer = Tokenizer::load(tokenizerPath.toStdString());

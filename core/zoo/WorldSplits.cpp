@@ -3,6 +3,7 @@
 #include "io/JsonText.h"
 
 #include "Error.h"
+#include "io/AtomicFile.h"
 #include "zoo/ArithmeticTask.h"
 
 #include <QDir>
@@ -10,7 +11,6 @@
 #include <QJsonDocument>
 #include <QJsonParseError>
 #include <QJsonValue>
-#include <QSaveFile>
 #include <QString>
 
 #include <cmath>
@@ -475,12 +475,7 @@ WorldSummary writeWorld(const WorldRecipe &recipe, const std::string &outputDir)
     summary.folder = dir.absolutePath().toStdString();
     for (const WorldFile &file : world.files) {
         const QString path = dir.filePath(qs(file.name));
-        QSaveFile out(path);
-        if (!out.open(QIODevice::WriteOnly))
-            throw Error(path.toStdString() + ": cannot write: " + out.errorString().toStdString());
-        const auto size = static_cast<qint64>(file.content.size());
-        if (out.write(file.content.data(), size) != size || !out.commit())
-            throw Error(path.toStdString() + ": cannot write: " + out.errorString().toStdString());
+        writeFileAtomically(path.toStdString(), QByteArray::fromStdString(file.content));
         summary.records.emplace_back(file.name, file.records);
     }
     return summary;

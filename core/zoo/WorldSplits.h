@@ -120,7 +120,7 @@ struct WorldSummary
     std::vector<std::pair<std::string, int64_t>> records;   // per file, writing order
 };
 
-// generateWorld, then writes each file atomically (QSaveFile) into outputDir, creating
+// generateWorld, then writes each file atomically (io/AtomicFile.h) into outputDir, creating
 // it if needed. Throws Error naming the file on failure.
 WorldSummary writeWorld(const WorldRecipe &recipe, const std::string &outputDir);
 

@@ -2,12 +2,11 @@
 
 #include "plot/QCustomPlotInclude.h"
 
+#include "Error.h"
+#include "io/AtomicFile.h"
+
 #include <QFileInfo>
 #include <QSvgGenerator>
-#include <QTemporaryFile>
-
-#include <filesystem>
-#include <system_error>
 
 namespace nugget {
 
@@ -54,36 +53,26 @@ bool exportPlot(QCustomPlot *plot, const QString &path, int width, int height, Q
     if (!directory.isDir())
         return fail(error, path, QStringLiteral("directory %1 does not exist").arg(directory.filePath()));
 
-    // The plot is drawn beside the target and renamed over it only once complete, so a
-    // failed export never leaves a partial file and never touches an existing one.
-    QTemporaryFile temporary(target.absolutePath() + u'/' + u'.' + target.completeBaseName() +
-                             QStringLiteral(".XXXXXX.") + suffix);
-    if (!temporary.open())
-        return fail(error, path, QStringLiteral("cannot write in %1 (%2)").arg(directory.filePath(), temporary.errorString()));
-    temporary.close();
-    const QString temporaryPath = temporary.fileName();
-
-    bool written = false;
-    if (suffix == QLatin1String("png"))
-        written = plot->savePng(temporaryPath, width, height);
-    else if (suffix == QLatin1String("pdf"))
-        written = plot->savePdf(temporaryPath, width, height);
-    else
-        written = writeSvg(plot, temporaryPath, width, height);
-    if (!written || QFileInfo(temporaryPath).size() == 0)
-        return fail(error, path, QStringLiteral("cannot write the %1 file").arg(suffix.toUpper()));
-
-    // QTemporaryFile creates owner-only files; an export is an ordinary document.
-    const auto permissions = target.exists() ? QFile::permissions(path)
-                                             : QFile::ReadOwner | QFile::WriteOwner | QFile::ReadUser |
-                                                   QFile::WriteUser | QFile::ReadGroup | QFile::ReadOther;
-    QFile::setPermissions(temporaryPath, permissions);
-    std::error_code renamed;
-    std::filesystem::rename(std::filesystem::path(QFile::encodeName(temporaryPath).toStdString()),
-                            std::filesystem::path(QFile::encodeName(target.absoluteFilePath()).toStdString()), renamed);
-    if (renamed)
-        return fail(error, path, QStringLiteral("cannot replace the file (%1)").arg(QString::fromStdString(renamed.message())));
-    temporary.setAutoRemove(false);
+    // Drawn beside the target and renamed over it only once complete, so a failed export
+    // never leaves a partial file and never touches an existing one.
+    try {
+        writeFileByName(path.toStdString(), [&](const std::string &staging) {
+            const QString file = QString::fromStdString(staging);
+            bool written = false;
+            if (suffix == QLatin1String("png"))
+                written = plot->savePng(file, width, height);
+            else if (suffix == QLatin1String("pdf"))
+                written = plot->savePdf(file, width, height);
+            else
+                written = writeSvg(plot, file, width, height);
+            if (!written || QFileInfo(file).size() == 0)
+                throw Error(path.toStdString() + ": cannot write the " + suffix.toUpper().toStdString() + " file");
+        });
+    } catch (const Error &e) {
+        if (error)
+            *error = QString::fromStdString(e.what());
+        return false;
+    }
     return true;
 }
 

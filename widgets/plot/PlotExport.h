@@ -1,7 +1,7 @@
 #pragma once
 // Writes a QCustomPlot to PNG, SVG or PDF (chosen by the file's suffix), through a
 // temporary file in the same directory that is renamed over the target only when
-// complete. Used by every view's exportTo().
+// complete (io/AtomicFile.h). Used by every view's exportTo().
 
 #include <QString>
 
