@@ -23,17 +23,18 @@ namespace {
 int drawCharts(const QStringList &arguments)
 {
     QCommandLineParser parser;
+    // The session is positional: QApplication takes --session for itself (X11 session management).
+    parser.addPositionalArgument(QStringLiteral("SESSION"),
+                                 QStringLiteral("Session of an experiment (nugget-cli experiment's session.h5)."));
     parser.addOptions({
-        {QStringLiteral("session"), QStringLiteral("Session of an experiment (nugget-cli experiment's session.h5)."),
-         QStringLiteral("SESSION.h5")},
         {QStringLiteral("out"), QStringLiteral("Folder for scores.png and loss.png."), QStringLiteral("DIR")},
     });
     nugget::cli::parseOrExit(parser, arguments,
                              QStringLiteral("Draws the scores per condition (mean, spread and every seed) and the "
                                             "training loss of every run recorded in a session."));
-    if (!parser.isSet(QStringLiteral("session")) || !parser.isSet(QStringLiteral("out")))
-        throw nugget::Error("missing --session SESSION.h5 or --out DIR (see --help)");
-    const auto path = parser.value(QStringLiteral("session")).toStdString();
+    if (parser.positionalArguments().size() != 1 || !parser.isSet(QStringLiteral("out")))
+        throw nugget::Error("expected one SESSION.h5 and --out DIR (see --help)");
+    const auto path = parser.positionalArguments().constFirst().toStdString();
     const auto session = nugget::Session::openReadOnly(path);
 
     // Conditions in the order their first run was recorded.

@@ -34,13 +34,13 @@ void drawCharts(const QDir &out)
     const QString charts = QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("nugget-charts"));
     const QString session = out.filePath(QStringLiteral("session.h5"));
     if (!QFileInfo(charts).isExecutable()) {
-        std::fprintf(stderr, "charts: %s is not installed; run it with --session %s --out %s to draw them\n",
+        std::fprintf(stderr, "charts: %s is not installed; run it as nugget-charts %s --out %s to draw them\n",
                      qPrintable(charts), qPrintable(session), qPrintable(out.path()));
         return;
     }
     QProcess process;
     process.setProcessChannelMode(QProcess::ForwardedChannels);
-    process.start(charts, {QStringLiteral("--session"), session, QStringLiteral("--out"), out.path()});
+    process.start(charts, {session, QStringLiteral("--out"), out.path()});
     if (!process.waitForFinished(-1) || process.exitStatus() != QProcess::NormalExit || process.exitCode() != 0)
         throw Error(charts.toStdString() + " could not draw the charts of " + session.toStdString());
 }

@@ -37,6 +37,7 @@ ExperimentRecipe ExperimentRecipe::fromJsonFile(const std::string &path)
             throw Error(path + ": 'seeds' must list at least one seed");
     }
     if (json.contains(QStringLiteral("conditions"))) {
+        recipe.conditions.clear();
         for (const auto &value : json.value(QStringLiteral("conditions")).toArray()) {
             const auto object = value.toObject();
             ExperimentCondition condition{object.value(QStringLiteral("name")).toString().toStdString(), object};
@@ -50,6 +51,8 @@ ExperimentRecipe ExperimentRecipe::fromJsonFile(const std::string &path)
             TransferRecipe::fromJson(merged, path + " (condition " + condition.name + ")");
             recipe.conditions.push_back(condition);
         }
+        if (recipe.conditions.empty())
+            throw Error(path + ": 'conditions' must list at least one condition");
     } else {
         recipe.conditions = defaultConditions();
     }
