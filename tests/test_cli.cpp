@@ -2,7 +2,9 @@
 
 #include "TestSupport.h"
 
+#include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QProcess>
 #include <QTemporaryDir>
 
@@ -109,11 +111,28 @@ private Q_SLOTS:
         QCOMPARE(run.err.count('\n'), 1);
     }
 
+    // The command list of `nugget-cli --help` is the one a user sees; every command on it
+    // answers --help with exit 0 and a usage line that names the command.
     void everyCommandHasHelp_data()
     {
         QTest::addColumn<QString>("command");
-        for (const char *command : {"info", "generate"})
-            QTest::newRow(command) << QString::fromLatin1(command);
+        const QStringList expected{QStringLiteral("bench"),      QStringLiteral("eval"),        QStringLiteral("experiment"),
+                                   QStringLiteral("extract"),    QStringLiteral("generate"),    QStringLiteral("info"),
+                                   QStringLiteral("pretrain"),   QStringLiteral("sensitivity"), QStringLiteral("train"),
+                                   QStringLiteral("transfer"),   QStringLiteral("zoo")};
+        const auto usage = runCli({QStringLiteral("--help")});
+        QStringList listed;
+        bool inList = false;
+        for (const auto &line : QString::fromUtf8(usage.out).split(u'\n')) {
+            if (line.startsWith(QStringLiteral("Commands:")))
+                inList = true;
+            else if (inList && line.startsWith(QStringLiteral("  ")))
+                listed << line.trimmed().section(u' ', 0, 0);
+        }
+        listed.sort();
+        QCOMPARE(listed, expected);
+        for (const auto &command : listed)
+            QTest::newRow(qPrintable(command)) << command;
     }
 
     void everyCommandHasHelp()
@@ -121,7 +140,20 @@ private Q_SLOTS:
         QFETCH(QString, command);
         const auto run = runCli({command, QStringLiteral("--help")});
         QCOMPARE(run.exitCode, 0);
-        QVERIFY(run.out.contains("Usage:"));
+        const auto usage = QString::fromUtf8(run.out).section(u'\n', 0, 0);
+        QVERIFY2(usage.startsWith(QStringLiteral("Usage: nugget-cli %1 ").arg(command)), qPrintable(usage));
+        QVERIFY2(!usage.contains(u'/'), qPrintable(usage));   // no path to the executable
+    }
+
+    // The UI benchmark needs the window, which nugget-cli does not link: it says which
+    // program runs it instead.
+    void benchUiNamesItsOwnProgram()
+    {
+        const auto run = runCli({QStringLiteral("bench"), QStringLiteral("ui")});
+        QCOMPARE(run.exitCode, 1);
+        QVERIFY2(run.err.contains("nugget-bench-ui"), run.err.constData());
+        QVERIFY(QFileInfo(QFileInfo(QStringLiteral(NUGGET_CLI_PATH)).dir().filePath(QStringLiteral("nugget-bench-ui")))
+                    .isExecutable());
     }
 };
 

@@ -5,16 +5,20 @@
 // weights, scores read from the session one matrix at a time) and writes the adapter
 // the in-memory extraction of the loaded teacher gives.
 
+#include "SessionLayout.h"
 #include "TestSupport.h"
 
 #include "io/PeftAdapter.h"
 #include "io/Safetensors.h"
 #include "io/Session.h"
+#include "io/TensorStore.h"
 #include "model/LoraAdapters.h"
 #include "model/ModelFolder.h"
 #include "transfer/TransferRecipe.h"
 
+#include <QElapsedTimer>
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
@@ -160,8 +164,8 @@ private Q_SLOTS:
                                  QStringLiteral("--init"), QStringLiteral("adapter"), QStringLiteral("--train"),
                                  QStringLiteral("demo/tasks/transfer_train.jsonl"), QStringLiteral("--eval"),
                                  QStringLiteral("demo/tasks/transfer_eval.jsonl"), QStringLiteral("--eval-limit"),
-                                 QStringLiteral("4"), QStringLiteral("--epochs"), QStringLiteral("1"), QStringLiteral("--rank"),
-                                 QStringLiteral("4"), QStringLiteral("--out"), QStringLiteral("trained"),
+                                 QStringLiteral("4"), QStringLiteral("--epochs"), QStringLiteral("1"),
+                                 QStringLiteral("--out"), QStringLiteral("trained"),
                                  QStringLiteral("--merged"), QStringLiteral("merged")},
                                 m_dir.path());
         QVERIFY2(run.exitCode == 0, run.err.constData());
@@ -188,6 +192,159 @@ private Q_SLOTS:
         QVERIFY(session.inputSha256().size() >= 6);
         QVERIFY(session.readRun("transfer"));
         QVERIFY(nugget::loadModelFolder(path(QStringLiteral("run/merged")).toStdString()).model);
+    }
+
+    // A flag a command would ignore is refused before any work, saying why: an adapter
+    // brings its own rank, alpha, dropout and matrices; extract does not train and
+    // train does not extract.
+    void ignoredFlagsAreRefused_data()
+    {
+        QTest::addColumn<QStringList>("arguments");
+        QTest::addColumn<QString>("expected");
+        const QStringList fromAdapter{QStringLiteral("train"), QStringLiteral("--student"), QStringLiteral("demo/student"),
+                                      QStringLiteral("--init"), QStringLiteral("adapter"), QStringLiteral("--train"),
+                                      QStringLiteral("demo/tasks/transfer_train.jsonl"), QStringLiteral("--out"),
+                                      QStringLiteral("refused")};
+        const auto with = QStringLiteral(" has no effect with --init ADAPTER_DIR: ");
+        QTest::newRow("train --init DIR --rank") << fromAdapter + QStringList{QStringLiteral("--rank"), QStringLiteral("4")}
+                                                 << QStringLiteral("--rank") + with + QStringLiteral("the rank comes from the adapter");
+        QTest::newRow("train --init DIR --alpha") << fromAdapter + QStringList{QStringLiteral("--alpha"), QStringLiteral("8")}
+                                                  << QStringLiteral("--alpha") + with + QStringLiteral("the alpha comes from the adapter");
+        QTest::newRow("train --init DIR --dropout")
+            << fromAdapter + QStringList{QStringLiteral("--dropout"), QStringLiteral("0.1")}
+            << QStringLiteral("--dropout") + with + QStringLiteral("the dropout comes from the adapter");
+        QTest::newRow("train --init DIR --origin") << fromAdapter + QStringList{QStringLiteral("--origin"), QStringLiteral("ffn")}
+                                                   << QStringLiteral("--origin") + with;
+        QTest::newRow("train --init DIR --split") << fromAdapter + QStringList{QStringLiteral("--split"), QStringLiteral("pissa")}
+                                                  << QStringLiteral("--split") + with;
+        QStringList lora = fromAdapter;
+        lora[4] = QStringLiteral("lora");
+        QTest::newRow("train --init lora --split") << lora + QStringList{QStringLiteral("--split"), QStringLiteral("pissa")}
+                                                   << QStringLiteral("--split has no effect with --init lora");
+        QTest::newRow("train --metric without --eval")
+            << lora + QStringList{QStringLiteral("--metric"), QStringLiteral("choice")}
+            << QStringLiteral("--metric has no effect without --eval");
+        QTest::newRow("train --structure") << lora + QStringList{QStringLiteral("--structure"), QStringLiteral("rowcol")}
+                                           << QStringLiteral("Unknown option 'structure'");
+        QTest::newRow("train --layers") << lora + QStringList{QStringLiteral("--layers"), QStringLiteral("top")}
+                                        << QStringLiteral("Unknown option 'layers'");
+        const QStringList extract{QStringLiteral("extract"), QStringLiteral("--teacher"), QStringLiteral("demo/teacher"),
+                                  QStringLiteral("--student"), QStringLiteral("demo/student"), QStringLiteral("--session"),
+                                  QStringLiteral("refused.h5"), QStringLiteral("--seeds"),
+                                  QStringLiteral("demo/tasks/transfer_seeds.jsonl"), QStringLiteral("--out"),
+                                  QStringLiteral("refused")};
+        for (const char *flag : {"epochs", "batch-size", "micro-batch-size", "learning-rate", "warmup-ratio", "eval-limit"})
+            QTest::newRow(qPrintable(QStringLiteral("extract --%1").arg(QLatin1String(flag))))
+                << extract + QStringList{QStringLiteral("--") + QLatin1String(flag), QStringLiteral("2")}
+                << QStringLiteral("Unknown option '%1'").arg(QLatin1String(flag));
+        QTest::newRow("extract --metric") << extract + QStringList{QStringLiteral("--metric"), QStringLiteral("choice")}
+                                          << QStringLiteral("Unknown option 'metric'");
+    }
+
+    void ignoredFlagsAreRefused()
+    {
+        QFETCH(QStringList, arguments);
+        QFETCH(QString, expected);
+        const auto run = runCli(arguments, m_dir.path());
+        QCOMPARE(run.exitCode, 1);
+        QVERIFY2(QString::fromUtf8(run.err).contains(expected), run.err.constData());
+        QVERIFY(!QFile::exists(path(QStringLiteral("refused"))));
+        QVERIFY(!QFile::exists(path(QStringLiteral("refused.h5"))));
+    }
+
+    // perplexity is no metric a transfer's runs are compared by: transfer and experiment
+    // refuse it in the recipe check, before the sensitivity, the extraction or the
+    // training, and leave no output behind.
+    void perplexityIsRefusedBeforeAnyWork()
+    {
+        QFile recipe(path(QStringLiteral("perplexity.json")));
+        QVERIFY(recipe.open(QIODevice::WriteOnly));
+        recipe.write(R"({"transfer": {"teacher": "demo/teacher", "student": "demo/student",
+                         "seeds": "demo/tasks/transfer_seeds.jsonl", "train": "demo/tasks/transfer_train.jsonl",
+                         "eval": "demo/tasks/transfer_eval.jsonl", "eval_metric": "perplexity", "epochs": 1, "rank": 4},
+                         "seeds": [1]})");
+        recipe.close();
+        const QList<QStringList> commands{
+            {QStringLiteral("transfer"), QStringLiteral("--teacher"), QStringLiteral("demo/teacher"), QStringLiteral("--student"),
+             QStringLiteral("demo/student"), QStringLiteral("--seeds"), QStringLiteral("demo/tasks/transfer_seeds.jsonl"),
+             QStringLiteral("--train"), QStringLiteral("demo/tasks/transfer_train.jsonl"), QStringLiteral("--eval"),
+             QStringLiteral("demo/tasks/transfer_eval.jsonl"), QStringLiteral("--metric"), QStringLiteral("perplexity"),
+             QStringLiteral("--out"), QStringLiteral("perplexity-run")},
+            {QStringLiteral("experiment"), QStringLiteral("--recipe"), QStringLiteral("perplexity.json"), QStringLiteral("--out"),
+             QStringLiteral("perplexity-run")},
+        };
+        for (const auto &arguments : commands) {
+            QElapsedTimer clock;
+            clock.start();
+            const auto run = runCli(arguments, m_dir.path());
+            QCOMPARE(run.exitCode, 1);
+            QVERIFY2(run.err.contains("'eval_metric': unknown evaluation metric of a transfer 'perplexity'"),
+                     run.err.constData());
+            QVERIFY2(!run.err.contains("sensitivity"), run.err.constData());
+            QVERIFY(!QFile::exists(path(QStringLiteral("perplexity-run"))));
+            // A start-up and a recipe check: far less than loading, scoring and training.
+            QVERIFY2(clock.elapsed() < 20000, qPrintable(QString::number(clock.elapsed())));
+        }
+    }
+
+    // The session of `transfer` has the layout Session.h documents, written by the
+    // pipeline: the scores of every teacher tensor in its own shape (read from the
+    // checkpoint), the selection, the reductions and one run record with the step,
+    // loss and learning-rate columns and every attribute.
+    void transferSessionHasTheDocumentedLayout()
+    {
+        const auto file = path(QStringLiteral("run/session.h5"));
+        const auto layout = nugget::test::sessionLayout(file);
+        QVERIFY2(!layout.isEmpty(), qPrintable(file));
+        QStringList expected{QStringLiteral("/ attrs format,version,writer"), QStringLiteral("/inputs dataset string [1]"),
+                             QStringLiteral("/recipe dataset string [1]"), QStringLiteral("/reduction group"),
+                             QStringLiteral("/runs group"), QStringLiteral("/runs/transfer group"),
+                             QStringLiteral("/runs/transfer/eval dataset string [1]"), QStringLiteral("/selection group"),
+                             QStringLiteral("/selection/layers dataset int64 [2] attrs strategy"),
+                             QStringLiteral("/sensitivity group"), QStringLiteral("/sensitivity/layers group"),
+                             QStringLiteral("/sensitivity/layers/teacher dataset float64 [3, 9] attrs modules"),
+                             QStringLiteral("/sensitivity/teacher group attrs compute_dtype,metric,samples")};
+        const auto weights = nugget::TensorStore::openFolder(path(QStringLiteral("demo/teacher")).toStdString());
+        for (const auto &name : weights.names()) {
+            QStringList sizes;
+            for (const auto d : weights.tensor(name).sizes())
+                sizes << QString::number(d);
+            expected << QStringLiteral("/sensitivity/teacher/%1 dataset float32 [%2]")
+                            .arg(QString::fromStdString(name), sizes.join(QStringLiteral(", ")));
+        }
+        const auto session = nugget::Session::openReadOnly(file.toStdString());
+        for (const auto &parameter : session.reductionParameters()) {
+            const auto reduction = session.readReduction(parameter);
+            const auto name = QString::fromStdString(parameter);
+            expected << QStringLiteral("/reduction/%1 group attrs structure").arg(name)
+                     << QStringLiteral("/reduction/%1/cols dataset int64 [%2]").arg(name).arg(reduction->cols.size())
+                     << QStringLiteral("/reduction/%1/rows dataset int64 [%2]").arg(name).arg(reduction->rows.size());
+        }
+        QVERIFY(!session.reductionParameters().empty());
+        const auto run = session.readRun("transfer");
+        QVERIFY(run);
+        QVERIFY(run->curve.size(0) > 0);
+        expected << QStringLiteral("/runs/transfer/loss dataset float64 [%1, 3] attrs columns").arg(run->curve.size(0));
+        expected.sort();
+        QCOMPARE(layout.mid(1), expected.mid(1));   // the root line stays first
+        QCOMPARE(layout.first(), expected.first());
+
+        QCOMPARE(run->columns, (std::vector<std::string>{"step", "loss", "learning_rate"}));
+        QStringList keys = run->evaluation.keys();
+        keys.sort();
+        QCOMPARE(keys, (QStringList{QStringLiteral("condition"), QStringLiteral("correct"), QStringLiteral("init"),
+                                    QStringLiteral("items"), QStringLiteral("metric"), QStringLiteral("score"),
+                                    QStringLiteral("seconds"), QStringLiteral("seed"), QStringLiteral("teacher_layers")}));
+        QCOMPARE(run->evaluation.value(QStringLiteral("init")).toString(), QStringLiteral("transfer"));
+        QCOMPARE(run->evaluation.value(QStringLiteral("items")).toInt(), 4);
+        std::vector<int64_t> layers;
+        for (const auto &v : run->evaluation.value(QStringLiteral("teacher_layers")).toArray())
+            layers.push_back(v.toInteger());
+        QCOMPARE(layers, session.readSelection());
+        // The learning rate column is the schedule's: warm-up then decay, never above the peak.
+        const auto rates = run->curve.select(1, 2);
+        QVERIFY(rates.max().item<double>() <= 3e-4 + 1e-9);
+        QVERIFY(rates.min().item<double>() >= 0);
     }
 
     void aStudentLargerThanTheTeacherIsRefused()
@@ -317,6 +474,11 @@ private Q_SLOTS:
         QVERIFY(table.open(QIODevice::ReadOnly));
         const auto text = table.readAll();
         QVERIFY2(text.contains("plain-lora") && text.contains("method"), text.constData());
+        // The charts, drawn by nugget-charts from the session's run records.
+        for (const auto &chart : {QStringLiteral("experiment/scores.png"), QStringLiteral("experiment/loss.png")}) {
+            const auto bytes = nugget::test::readAll(path(chart));
+            QVERIFY2(bytes.startsWith("\x89PNG\r\n\x1a\n") && bytes.size() > 2000, qPrintable(chart));
+        }
 
         const auto sessionPath = path(QStringLiteral("experiment/session.h5")).toStdString();
         at::Tensor scores;
@@ -326,6 +488,21 @@ private Q_SLOTS:
             QCOMPARE(std::get<0>(session.readLayerTotals("teacher")).size(0), int64_t(3));
             scores = session.readSensitivity("teacher", "model.layers.1.mlp.up_proj.weight");
             QVERIFY(scores.sum().item<double>() > 0);
+        }
+        {
+            // Each run recorded as `transfer` records its one run: the same columns and attributes.
+            const auto session = nugget::Session::openReadOnly(sessionPath);
+            const auto transfer = nugget::Session::openReadOnly(path(QStringLiteral("run/session.h5")).toStdString());
+            const auto reference = transfer.readRun("transfer");
+            QVERIFY(reference);
+            QCOMPARE(session.runNames(), (std::vector<std::string>{"plain-lora-seed1", "method-seed1"}));
+            for (const auto &name : session.runNames()) {
+                const auto run = session.readRun(name);
+                QCOMPARE(run->columns, reference->columns);
+                QCOMPARE(run->evaluation.keys(), reference->evaluation.keys());
+                QCOMPARE(run->evaluation.value(QStringLiteral("condition")).toString(),
+                         QString::fromStdString(name.substr(0, name.rfind("-seed"))));
+            }
         }
         const auto second = experiment();
         QVERIFY2(second.exitCode == 0, second.err.constData());

@@ -202,7 +202,8 @@ int runBench(const QStringList &arguments)
     if (which == QLatin1String("window"))
         return benchWindow(arguments);
     if (which == QLatin1String("ui"))
-        return benchUi(arguments);
+        throw Error("the UI benchmark needs the window, which nugget-cli does not link: run nugget-bench-ui "
+                    "(beside nugget-cli) instead");
     if (which == QLatin1String("scale"))
         return benchScale(arguments);
     if (which == QLatin1String("jobs"))
@@ -224,7 +225,7 @@ int runBench(const QStringList &arguments)
                 "  checkpoint   writes a 7B- or 13B-shaped model folder of random bf16 weights (for runs at scale)\n"
                 "  jobs       resident memory over repeated LoRA jobs in one process (a job must release its memory)\n"
                 "  session-writes  float16 score writes: HDF5's one-thread filters against chunks encoded on every thread\n"
-                "  ui         longest UI-thread stall of the workbench during a sensitivity job, against the idle window\n");
+                "  ui         moved to its own program, nugget-bench-ui (it needs the window)\n");
     return which == QLatin1String("--help") ? 0 : 2;
 }
 

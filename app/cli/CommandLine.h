@@ -8,15 +8,33 @@
 #include <QString>
 
 #include <cstdio>
+#include <cstdlib>
 
 namespace nugget::cli {
 
 // Parses or exits: --help prints and exits 0, unknown options exit 1 with a message.
+// arguments[0] is the command as the user calls it ("nugget-cli sensitivity"): the help's
+// usage line names it, where Qt's would name the executable's path alone.
 inline void parseOrExit(QCommandLineParser &parser, const QStringList &arguments, const QString &description)
 {
     parser.setApplicationDescription(description);
-    parser.addHelpOption();
-    parser.process(arguments);
+    const auto help = parser.addHelpOption();
+    const QString command = arguments.isEmpty() ? QStringLiteral("nugget-cli") : arguments.constFirst();
+    if (!parser.parse(arguments)) {
+        std::fprintf(stderr, "%s: error: %s\n", qPrintable(command), qPrintable(parser.errorText()));
+        std::exit(1);
+    }
+    if (parser.isSet(help)) {
+        QString text = parser.helpText();
+        const auto lineEnd = text.indexOf(u'\n');
+        const QString usage = text.left(lineEnd);
+        // "Usage: PROGRAM [options] ARGS": PROGRAM replaced, whatever path Qt took it from.
+        const auto options = usage.indexOf(QStringLiteral(" [options]"));
+        if (usage.startsWith(QStringLiteral("Usage: ")) && options > 0)
+            text = QStringLiteral("Usage: ") + command + text.mid(options);
+        std::fputs(qPrintable(text), stdout);
+        std::exit(0);
+    }
 }
 
 // Progress of a long step on one stderr line, rewritten in place; a new line at the end.

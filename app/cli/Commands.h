@@ -23,7 +23,6 @@ int runTransfer(const QStringList &arguments);
 int runExperiment(const QStringList &arguments);
 int runBench(const QStringList &arguments);
 int benchWindow(const QStringList &arguments);   // nugget-cli bench window
-int benchUi(const QStringList &arguments);       // nugget-cli bench ui
 int benchScale(const QStringList &arguments);    // nugget-cli bench scale
 int benchJobs(const QStringList &arguments);     // nugget-cli bench jobs
 int benchSessionWrites(const QStringList &arguments);   // nugget-cli bench session-writes

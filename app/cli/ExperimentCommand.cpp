@@ -1,12 +1,18 @@
+// nugget-cli experiment: conditions x seeds from a recipe file, as a table of mean and
+// spread, every run recorded in OUT/session.h5; the charts are drawn by nugget-charts
+// (a separate program: nugget-cli links no GUI library).
+
 #include "CommandLine.h"
 #include "Commands.h"
 
 #include "io/AtomicFile.h"
 #include "io/Session.h"
-#include "plot/ComparisonChart.h"
 #include "transfer/Experiment.h"
 
+#include <QCoreApplication>
 #include <QDir>
+#include <QFileInfo>
+#include <QProcess>
 
 #include <cstdio>
 
@@ -19,6 +25,24 @@ void writeText(const QString &path, const std::string &text)
     writeFileAtomically(path.toStdString(), QByteArray::fromStdString(text));
 }
 
+// scores.png and loss.png from the session's run records, by nugget-charts beside this
+// program; said on stderr when it is not installed (the results stand without), an error when it fails.
+void drawCharts(const QDir &out)
+{
+    const QString charts = QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("nugget-charts"));
+    const QString session = out.filePath(QStringLiteral("session.h5"));
+    if (!QFileInfo(charts).isExecutable()) {
+        std::fprintf(stderr, "charts: %s is not installed; run it as nugget-charts %s --out %s to draw them\n",
+                     qPrintable(charts), qPrintable(session), qPrintable(out.path()));
+        return;
+    }
+    QProcess process;
+    process.setProcessChannelMode(QProcess::ForwardedChannels);
+    process.start(charts, {session, QStringLiteral("--out"), out.path()});
+    if (!process.waitForFinished(-1) || process.exitStatus() != QProcess::NormalExit || process.exitCode() != 0)
+        throw Error(charts.toStdString() + " could not draw the charts of " + session.toStdString());
+}
+
 } // namespace
 
 int runExperiment(const QStringList &arguments)
@@ -28,7 +52,8 @@ int runExperiment(const QStringList &arguments)
         {QStringLiteral("recipe"), QStringLiteral("Experiment recipe: {\"transfer\": {...}, \"seeds\": [1,2,3], "
                                                   "\"conditions\": [{\"name\": ..., overrides...}]}."),
          QStringLiteral("FILE")},
-        {QStringLiteral("out"), QStringLiteral("Output folder: results.md, results.csv, session.h5, scores.png, loss.png."),
+        {QStringLiteral("out"), QStringLiteral("Output folder: results.md, results.csv, session.h5, and scores.png, "
+                                               "loss.png drawn by nugget-charts."),
          QStringLiteral("DIR")},
     });
     parseOrExit(parser, arguments,
@@ -37,49 +62,22 @@ int runExperiment(const QStringList &arguments)
                                "and budget, and writes a table with the mean and standard deviation per condition."));
     if (!parser.isSet(QStringLiteral("recipe")) || !parser.isSet(QStringLiteral("out")))
         throw Error("missing --recipe FILE or --out DIR (see --help)");
+    // Every value of the recipe is checked here, before anything is created or run.
     const auto recipe = ExperimentRecipe::fromJsonFile(parser.value(QStringLiteral("recipe")).toStdString());
     const QDir out(parser.value(QStringLiteral("out")));
     if (!QDir().mkpath(out.path()))
         throw Error(out.path().toStdString() + ": cannot create the folder");
 
-    const auto sessionPath = out.filePath(QStringLiteral("session.h5")).toStdString();
-    auto session = QFileInfo::exists(QString::fromStdString(sessionPath)) ? Session::openForUpdate(sessionPath)
-                                                                          : Session::create(sessionPath);
-    if (session.hasSensitivity("teacher"))   // before the new recipe replaces the recorded hashes
-        checkSessionTeacher(session, recipe.base.teacher);
-    session.setRecipe(recipe.base.toJson(), hashInputs(recipe.base.inputFiles()));
+    auto session = openTransferSession(out.filePath(QStringLiteral("session.h5")).toStdString(), recipe.base);
     Progress progress;
-    const auto result = runExperiment(recipe, progress,
-                                      {[](const std::string &line) { std::fprintf(stderr, "%s\n", line.c_str()); }, {}},
-                                      &session);
-    const auto table = result.markdown(recipe);
+    ConditionCallbacks callbacks;
+    callbacks.log = [](const std::string &line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+    const auto result = runExperiment(recipe, progress, callbacks, &session);
+    const auto table = result.markdown(recipe.base.evalMetric);
     writeText(out.filePath(QStringLiteral("results.md")), table);
     writeText(out.filePath(QStringLiteral("results.csv")), result.csv());
     session.commit();
-
-    std::vector<ConditionScores> scores;
-    for (const auto &c : result.conditions) {
-        ConditionScores entry{QString::fromStdString(c.name), {}, 100.0 * c.mean, 100.0 * c.standardDeviation};
-        for (const double s : c.scores)
-            entry.scores.push_back(100.0 * s);
-        scores.push_back(entry);
-    }
-    std::vector<LossCurve> curves;
-    for (const auto &run : result.runs) {
-        LossCurve curve{QString::fromStdString(run.name.substr(0, run.name.rfind("-seed"))), {}, {}};
-        for (const auto &step : run.training.steps) {
-            curve.steps.push_back(static_cast<double>(step.step));
-            curve.losses.push_back(step.loss);
-        }
-        curves.push_back(curve);
-    }
-    ComparisonChart chart;
-    chart.setScores(scores, QString::fromStdString(recipe.base.evalMetric));
-    chart.setLossCurves(curves);
-    QString error;
-    if (!chart.saveScores(out.filePath(QStringLiteral("scores.png")), &error) ||
-        !chart.saveLossCurves(out.filePath(QStringLiteral("loss.png")), &error))
-        throw Error(error.toStdString());
+    drawCharts(out);
     std::printf("%s\n%zu runs in %.0f s -> %s\n", table.c_str(), result.runs.size(), result.seconds, qPrintable(out.path()));
     return 0;
 }

@@ -5,14 +5,12 @@
 #include "Error.h"
 #include "Runtime.h"
 
-#include <QApplication>
 #include <QCoreApplication>
 
 #include <c10/util/Exception.h>
 
 #include <cstdio>
 #include <cstring>
-#include <memory>
 #include <functional>
 #include <map>
 
@@ -53,15 +51,8 @@ void printUsage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    // Only `experiment` (its charts) and `bench ui` (the window) draw; it gets a widget application on the
-    // offscreen platform when there is no display, every other command stays GUI-free.
-    const bool draws = (argc > 1 && std::strcmp(argv[1], "experiment") == 0) ||
-                       (argc > 2 && std::strcmp(argv[1], "bench") == 0 && std::strcmp(argv[2], "ui") == 0);
-    if (draws && qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") &&
-        qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
-        qputenv("QT_QPA_PLATFORM", "offscreen");
-    std::unique_ptr<QCoreApplication> app = draws ? std::make_unique<QApplication>(argc, argv)
-                                                  : std::make_unique<QCoreApplication>(argc, argv);
+    // GUI-free: the programs that draw (nugget-charts, nugget-bench-ui) are separate.
+    QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("nugget-cli"));
     QCoreApplication::setApplicationVersion(QStringLiteral(NUGGET_VERSION));
 

@@ -35,22 +35,6 @@ at::ScalarType fastestComputeDtype(at::Device device)
     }
 }
 
-std::string computeDtypeName(at::ScalarType dtype)
-{
-    return dtype == at::kBFloat16 ? "bfloat16" : dtype == at::kHalf ? "float16" : "float32";
-}
-
-at::ScalarType parseComputeDtype(const std::string &text, at::Device device)
-{
-    if (text == "auto")
-        return fastestComputeDtype(device);
-    if (text == "float32" || text == "fp32")
-        return at::kFloat;
-    if (text == "bfloat16" || text == "bf16")
-        return at::kBFloat16;
-    throw Error("unknown compute dtype '" + text + "' (use float32, bfloat16 or auto)");
-}
-
 double forwardFlops(const ModelConfig &config, int64_t tokens, int64_t sequence)
 {
     const double h = static_cast<double>(config.hiddenSize);

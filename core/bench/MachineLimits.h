@@ -24,11 +24,6 @@ MatmulThroughput measureMatmul(int64_t n = 1024, int repetitions = 10, at::Devic
 // Measured, not looked up: a CPU without those units runs bfloat16 slower than float32.
 at::ScalarType fastestComputeDtype(at::Device device);
 
-// "float32", "bfloat16" or "auto" (fastestComputeDtype) as a compute dtype.
-at::ScalarType parseComputeDtype(const std::string &text, at::Device device);
-// "float32" or "bfloat16" (what a session records).
-std::string computeDtypeName(at::ScalarType dtype);
-
 // Floating-point operations of one forward pass over `tokens` positions of a sequence
 // of length `sequence` (matmuls and attention; elementwise work is ignored).
 double forwardFlops(const ModelConfig &config, int64_t tokens, int64_t sequence);

@@ -13,30 +13,6 @@
 
 namespace nugget {
 
-EvalMetric parseEvalMetric(const std::string &name)
-{
-    if (name == "exact-match")
-        return EvalMetric::ExactMatch;
-    if (name == "answer-number")
-        return EvalMetric::AnswerNumber;
-    if (name == "choice")
-        return EvalMetric::Choice;
-    if (name == "perplexity")
-        return EvalMetric::Perplexity;
-    throw Error("unknown metric '" + name + "' (use exact-match, answer-number, choice or perplexity)");
-}
-
-std::string evalMetricName(EvalMetric metric)
-{
-    switch (metric) {
-    case EvalMetric::ExactMatch: return "exact-match";
-    case EvalMetric::AnswerNumber: return "answer-number";
-    case EvalMetric::Choice: return "choice";
-    case EvalMetric::Perplexity: return "perplexity";
-    }
-    return {};
-}
-
 std::string normaliseAnswer(const std::string &text)
 {
     QString s = QString::fromStdString(text).trimmed().toCaseFolded();

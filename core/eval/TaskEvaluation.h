@@ -5,6 +5,7 @@
 #include "jobs/Progress.h"
 #include "model/LlamaModel.h"
 #include "text/ChatDataset.h"
+#include "transfer/RecipeChoices.h"
 
 #include <string>
 #include <vector>
@@ -13,9 +14,7 @@ namespace nugget {
 
 class Tokenizer;
 
-enum class EvalMetric { ExactMatch, AnswerNumber, Choice, Perplexity };
-EvalMetric parseEvalMetric(const std::string &name);   // exact-match|answer-number|choice|perplexity
-std::string evalMetricName(EvalMetric metric);
+// EvalMetric, parseEvalMetric and evalMetricName: transfer/RecipeChoices.h
 
 struct EvalItem
 {

@@ -82,30 +82,6 @@ bool isFeedForward(TargetModule m)
     return m == TargetModule::Gate || m == TargetModule::Up || m == TargetModule::Down;
 }
 
-TransferOrigin parseTransferOrigin(const std::string &key)
-{
-    if (key == "all")
-        return TransferOrigin::All;
-    if (key == "ffn")
-        return TransferOrigin::FeedForward;
-    if (key == "attention")
-        return TransferOrigin::Attention;
-    if (key == "embedding")
-        return TransferOrigin::Embedding;
-    throw Error("unknown origin '" + key + "' (use all, ffn, attention or embedding)");
-}
-
-std::string transferOriginKey(TransferOrigin origin)
-{
-    switch (origin) {
-    case TransferOrigin::All: return "all";
-    case TransferOrigin::FeedForward: return "ffn";
-    case TransferOrigin::Attention: return "attention";
-    case TransferOrigin::Embedding: return "embedding";
-    }
-    return {};
-}
-
 std::set<TargetModule> modulesOf(TransferOrigin origin)
 {
     std::set<TargetModule> modules;

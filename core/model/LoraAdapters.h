@@ -3,6 +3,7 @@
 // attach, freeze, collect and merge adapters across the model.
 
 #include "model/LlamaModel.h"
+#include "transfer/RecipeChoices.h"
 
 #include <set>
 #include <string>
@@ -20,9 +21,7 @@ bool isAttention(TargetModule module);
 bool isFeedForward(TargetModule module);
 
 // What gets transferred: the paper's "origin" ablation.
-enum class TransferOrigin { All, FeedForward, Attention, Embedding };
-TransferOrigin parseTransferOrigin(const std::string &key);   // all|ffn|attention|embedding
-std::string transferOriginKey(TransferOrigin origin);
+// TransferOrigin, parseTransferOrigin and transferOriginKey: transfer/RecipeChoices.h
 std::set<TargetModule> modulesOf(TransferOrigin origin);
 
 // Hugging Face name of a target matrix: layer ignored for Embed and Head.

@@ -440,32 +440,6 @@ at::Tensor selectAlong(const at::Tensor &weight, int64_t dim, const std::vector<
 
 } // namespace
 
-ReductionStructure parseReductionStructure(const std::string &name)
-{
-    std::string lower = name;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (lower == "submatrix")
-        return ReductionStructure::Submatrix;
-    if (lower == "rowcol")
-        return ReductionStructure::RowCol;
-    if (lower == "neuron")
-        return ReductionStructure::Neuron;
-    if (lower == "random")
-        return ReductionStructure::Random;
-    throw Error("unknown reduction structure '" + name + "'; expected submatrix, rowcol, neuron or random");
-}
-
-std::string reductionStructureName(ReductionStructure structure)
-{
-    switch (structure) {
-    case ReductionStructure::Submatrix: return "submatrix";
-    case ReductionStructure::RowCol: return "rowcol";
-    case ReductionStructure::Neuron: return "neuron";
-    case ReductionStructure::Random: return "random";
-    }
-    return "unknown";
-}
-
 SubmatrixWindow findBestWindow(const at::Tensor &scores, int64_t rows, int64_t cols)
 {
     checkShapes(scores, rows, cols);

@@ -18,6 +18,8 @@
 
 #include <ATen/ATen.h>
 
+#include "transfer/RecipeChoices.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -25,11 +27,8 @@
 
 namespace nugget {
 
-enum class ReductionStructure { Submatrix, RowCol, Neuron, Random };
-
-// "submatrix", "rowcol", "neuron" or "random" (case-insensitive); Error otherwise.
-ReductionStructure parseReductionStructure(const std::string &name);
-std::string reductionStructureName(ReductionStructure structure);
+// ReductionStructure, parseReductionStructure and reductionStructureName:
+// transfer/RecipeChoices.h
 
 struct SubmatrixWindow
 {

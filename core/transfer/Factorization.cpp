@@ -7,26 +7,6 @@
 
 namespace nugget {
 
-FactorSplit parseFactorSplit(const std::string &name)
-{
-    if (name == "reference")
-        return FactorSplit::SingularValuesOnB;
-    if (name == "pissa")
-        return FactorSplit::Balanced;
-    throw Error("unknown factor split '" + name + "' (use reference or pissa)");
-}
-
-SvdMethod parseSvdMethod(const std::string &name)
-{
-    if (name == "auto")
-        return SvdMethod::Auto;
-    if (name == "exact")
-        return SvdMethod::Exact;
-    if (name == "randomized")
-        return SvdMethod::Randomized;
-    throw Error("unknown SVD method '" + name + "' (use auto, exact or randomized)");
-}
-
 bool usesRandomizedSvd(SvdMethod method, int64_t rows, int64_t cols)
 {
     return method == SvdMethod::Randomized || (method == SvdMethod::Auto && rows * cols >= kRandomizedSvdElements);

@@ -1,26 +1,21 @@
 #pragma once
 // Low-rank factors of a matrix for LoRA initialisation.
 
+#include "transfer/RecipeChoices.h"
+
 #include <ATen/ATen.h>
 
 #include <string>
 
 namespace nugget {
 
-enum class FactorSplit
-{
-    SingularValuesOnB,   // B = U_r S_r, A = V_r^T (the reference's split)
-    Balanced,            // B = U_r sqrt(S_r), A = sqrt(S_r) V_r^T (PiSSA)
-};
-FactorSplit parseFactorSplit(const std::string &name);   // reference|pissa
+// FactorSplit and parseFactorSplit, SvdMethod and parseSvdMethod: transfer/RecipeChoices.h
 
 // How an extraction factorises each reduced matrix: the exact truncated SVD, the
 // randomized one, or (Auto) the randomized one for matrices above
 // kRandomizedSvdElements only. Exact SVD costs O(out * in * min(out, in)): about half a
 // minute per 7B-sized matrix on two cores, nearly two hours for the 226 matrices of a
 // 13B -> 7B transfer; the randomized one takes about a second each.
-enum class SvdMethod { Auto, Exact, Randomized };
-SvdMethod parseSvdMethod(const std::string &name);   // auto|exact|randomized
 constexpr int64_t kRandomizedSvdElements = int64_t(1) << 24;   // 16.8 M: 4096 x 4096
 bool usesRandomizedSvd(SvdMethod method, int64_t rows, int64_t cols);
 

@@ -9,27 +9,6 @@
 
 namespace nugget {
 
-AdapterInit parseAdapterInit(const std::string &name)
-{
-    if (name == "transfer")
-        return AdapterInit::Transfer;
-    if (name == "lora")
-        return AdapterInit::Plain;
-    if (name == "own-svd")
-        return AdapterInit::OwnSvd;
-    throw Error("unknown adapter initialisation '" + name + "' (use transfer, lora or own-svd)");
-}
-
-std::string adapterInitName(AdapterInit init)
-{
-    switch (init) {
-    case AdapterInit::Transfer: return "transfer";
-    case AdapterInit::Plain: return "lora";
-    case AdapterInit::OwnSvd: return "own-svd";
-    }
-    return {};
-}
-
 namespace {
 
 // Attaches factors given in the weight's own layout ([out, in] = B A) and merges

@@ -17,9 +17,7 @@
 
 namespace nugget {
 
-enum class AdapterInit { Transfer, Plain, OwnSvd };
-AdapterInit parseAdapterInit(const std::string &name);   // transfer|lora|own-svd
-std::string adapterInitName(AdapterInit init);
+// AdapterInit, parseAdapterInit and adapterInitName: transfer/RecipeChoices.h
 
 // The adapters as first attached (A0, B0 in the adapter's own layout), by base
 // parameter name. With the delta trick the base weight received -s B0 A0, which is

@@ -11,33 +11,6 @@
 
 namespace nugget {
 
-LayerStrategy parseLayerStrategy(const std::string &name)
-{
-    if (name == "sensitivity")
-        return LayerStrategy::Sensitivity;
-    if (name == "top")
-        return LayerStrategy::Top;
-    if (name == "last")
-        return LayerStrategy::Last;
-    if (name == "random")
-        return LayerStrategy::Random;
-    if (name == "manual")
-        return LayerStrategy::Manual;
-    throw Error("unknown layer selection '" + name + "' (use sensitivity, top, last, random or a list like 0,2,5)");
-}
-
-std::string layerStrategyName(LayerStrategy strategy)
-{
-    switch (strategy) {
-    case LayerStrategy::Sensitivity: return "sensitivity";
-    case LayerStrategy::Top: return "top";
-    case LayerStrategy::Last: return "last";
-    case LayerStrategy::Random: return "random";
-    case LayerStrategy::Manual: return "manual";
-    }
-    return {};
-}
-
 LayerSelection selectLayers(LayerStrategy strategy, const std::vector<double> &scores, int64_t studentLayers,
                             uint64_t seed)
 {

@@ -2,15 +2,15 @@
 // Which teacher layers feed which student layers. The i-th selected teacher layer (in
 // depth order) maps to student layer i.
 
+#include "transfer/RecipeChoices.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace nugget {
 
-enum class LayerStrategy { Sensitivity, Top, Last, Random, Manual };
-LayerStrategy parseLayerStrategy(const std::string &name);   // sensitivity|top|last|random
-std::string layerStrategyName(LayerStrategy strategy);
+// LayerStrategy, parseLayerStrategy and layerStrategyName: transfer/RecipeChoices.h
 
 struct LayerSelection
 {

@@ -7,27 +7,6 @@
 
 namespace nugget {
 
-SensitivityMetric parseSensitivityMetric(const std::string &name)
-{
-    if (name == "taylor")
-        return SensitivityMetric::Taylor;
-    if (name == "fisher")
-        return SensitivityMetric::Fisher;
-    if (name == "magnitude")
-        return SensitivityMetric::Magnitude;
-    throw Error("unknown sensitivity metric '" + name + "' (use taylor, fisher or magnitude)");
-}
-
-std::string sensitivityMetricName(SensitivityMetric metric)
-{
-    switch (metric) {
-    case SensitivityMetric::Taylor: return "taylor";
-    case SensitivityMetric::Fisher: return "fisher";
-    case SensitivityMetric::Magnitude: return "magnitude";
-    }
-    return {};
-}
-
 const std::vector<std::string> &layerModuleNames()
 {
     static const std::vector<std::string> names = {"q", "k", "v", "o", "gate", "up", "down", "input_norm", "post_norm"};

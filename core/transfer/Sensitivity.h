@@ -8,6 +8,7 @@
 
 #include "jobs/Progress.h"
 #include "model/LlamaModel.h"
+#include "transfer/RecipeChoices.h"
 
 #include <functional>
 #include <map>
@@ -16,9 +17,7 @@
 
 namespace nugget {
 
-enum class SensitivityMetric { Taylor, Fisher, Magnitude };
-SensitivityMetric parseSensitivityMetric(const std::string &name);   // taylor|fisher|magnitude
-std::string sensitivityMetricName(SensitivityMetric metric);
+// SensitivityMetric, parseSensitivityMetric and sensitivityMetricName: transfer/RecipeChoices.h
 
 // One tokenized seed sample.
 struct SeedSample

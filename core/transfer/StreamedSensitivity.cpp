@@ -384,6 +384,24 @@ void streamedLayerStates(const ModelConfig &config, const TensorStore &weights, 
     }
 }
 
+at::ScalarType parseComputeDtype(const std::string &text, at::Device device)
+{
+    const std::string name = text == "fp32" ? "float32" : text == "bf16" ? "bfloat16" : text;
+    switch (computeDtypes().parse(name)) {
+    case ComputeDtype::Float32: return at::kFloat;
+    case ComputeDtype::BFloat16: return at::kBFloat16;
+    case ComputeDtype::Auto: break;
+    }
+    return fastestComputeDtype(device);
+}
+
+std::string computeDtypeName(at::ScalarType dtype)
+{
+    if (dtype == at::kHalf)
+        return "float16";
+    return computeDtypes().name(dtype == at::kBFloat16 ? ComputeDtype::BFloat16 : ComputeDtype::Float32);
+}
+
 at::ScalarType defaultComputeDtype(const ModelConfig &config, at::Device device)
 {
     return tooLargeForMemory(config) ? fastestComputeDtype(device) : at::kFloat;

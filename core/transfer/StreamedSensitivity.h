@@ -88,6 +88,11 @@ void streamedLayerStates(const ModelConfig &config, const TensorStore &weights, 
 // fast (fastestComputeDtype) and stores float16 scores; a model that fits computes and
 // stores float32, comparable with the in-memory path.
 at::ScalarType defaultComputeDtype(const ModelConfig &config, at::Device device);
+// A name of computeDtypes() (transfer/RecipeChoices.h; fp32 and bf16 also read) as a
+// compute dtype: "auto" measures fastestComputeDtype. Throws Error listing the names.
+at::ScalarType parseComputeDtype(const std::string &text, at::Device device);
+// "float32" or "bfloat16" (what a session records; "float16" for half).
+std::string computeDtypeName(at::ScalarType dtype);
 Session::ScoreStorage defaultScoreStorage(const ModelConfig &config);
 
 

@@ -5,7 +5,7 @@
 #include "text/Tokenizer.h"
 #include "io/AtomicFolder.h"
 #include "io/FileHash.h"
-#include "bench/MachineLimits.h"
+#include "transfer/RecipeChoices.h"
 #include "transfer/StreamedSensitivity.h"
 
 #include <QDir>
@@ -129,15 +129,23 @@ TransferRecipe TransferRecipe::fromJson(const QJsonObject &json, const std::stri
     int64_t seed = static_cast<int64_t>(r.seed);
     integer("seed", seed, 0);
     r.seed = static_cast<uint64_t>(seed);
-    // Validate the names now rather than half-way through a run.
-    parseEvalMetric(r.evalMetric);
-    parseSensitivityMetric(r.sensitivityMetric);
-    parseReductionStructure(r.structure);
-    parseTransferOrigin(r.origin);
-    parseFactorSplit(r.split);
-    parseSvdMethod(r.svd);
-    if (r.init != "none")
-        parseAdapterInit(r.init);
+    // Every name now, before the first expensive step: a value a later step cannot use
+    // must not surface after the sensitivity, the extraction and the training.
+    auto choice = [&](const char *key, const auto &check) {
+        try {
+            check();
+        } catch (const Error &e) {
+            throw Error(source + ": '" + key + "': " + e.what());
+        }
+    };
+    choice("eval_metric", [&] { recipeEvalMetrics().parse(r.evalMetric); });
+    choice("sensitivity_metric", [&] { parseSensitivityMetric(r.sensitivityMetric); });
+    choice("layers", [&] { checkLayerSpec(r.layers); });
+    choice("structure", [&] { parseReductionStructure(r.structure); });
+    choice("origin", [&] { parseTransferOrigin(r.origin); });
+    choice("split", [&] { parseFactorSplit(r.split); });
+    choice("svd", [&] { parseSvdMethod(r.svd); });
+    choice("init", [&] { runInits().parse(r.init); });
     if (r.lora.dropout >= 1)
         throw Error(source + ": 'dropout' must be below 1");
     return r;
@@ -154,19 +162,6 @@ std::vector<std::string> TransferRecipe::inputFiles() const
         if (!file.empty())
             files.push_back(file);
     return files;
-}
-
-void storeTeacherScores(Session &session, const ModelPair &pair, const std::vector<SeedSample> &samples,
-                        const TransferRecipe &recipe, at::Device device, at::ScalarType computeDtype,
-                        Progress &progress)
-{
-    StreamedSensitivityOptions options;
-    options.metric = parseSensitivityMetric(recipe.sensitivityMetric);
-    options.maxLength = recipe.maxLength;
-    options.device = device;
-    options.computeDtype = computeDtype;
-    storeStreamedSensitivity(&session, "teacher", pair.teacher.folder, samples, options, progress,
-                             defaultScoreStorage(pair.teacher.config));
 }
 
 std::map<std::string, std::string> hashInputs(const std::vector<std::string> &files)
@@ -416,7 +411,9 @@ RunReport runCondition(const TransferRecipe &recipe, const std::string &name, Mo
     };
     RunReport run;
     run.name = name;
+    run.condition = name;
     run.init = recipe.init;
+    run.metric = recipe.evalMetric;
     run.seed = recipe.seed;
 
     LlamaForCausalLM student{nullptr};

@@ -91,14 +91,6 @@ SensitivityMap loadSensitivity(const Session &session, const std::string &side);
 // were computed for another model).
 void checkSessionTeacher(const Session &session, const std::string &teacherDir);
 
-// Scores the teacher of `pair` (its weights memory-mapped, one layer at a time) on
-// `samples` with the recipe's metric and length, computing in `computeDtype`, straight
-// into `session` as "teacher": float16 scores for a teacher too large for memory
-// (defaultScoreStorage), else float32.
-void storeTeacherScores(Session &session, const ModelPair &pair, const std::vector<SeedSample> &samples,
-                        const TransferRecipe &recipe, at::Device device, at::ScalarType computeDtype,
-                        Progress &progress);
-
 // sha256 of each input file, for the session's record.
 std::map<std::string, std::string> hashInputs(const std::vector<std::string> &files);
 
@@ -127,7 +119,9 @@ EvalResult evaluateForRecipe(const TransferRecipe &recipe, LlamaForCausalLM &mod
 struct RunReport
 {
     std::string name;
+    std::string condition;   // the condition it belongs to (runConditions); else its name
     std::string init;
+    std::string metric;      // the recipe's evaluation metric
     uint64_t seed = 0;
     LoraTrainingResult training;
     EvalResult evaluation;

@@ -1,6 +1,7 @@
 #include "panels/PickerPanel.h"
 
 #include "models/LayerSelectionModel.h"
+#include "transfer/RecipeChoices.h"
 #include "transfer/TransferRecipe.h"
 
 #include <QCheckBox>
@@ -17,6 +18,16 @@
 namespace nugget {
 
 namespace {
+// The names of a recipe choice, as its table lists them.
+template <typename E>
+QStringList names(const ChoiceTable<E> &table)
+{
+    QStringList list;
+    for (const auto &name : table.names())
+        list << QString::fromStdString(name);
+    return list;
+}
+
 QComboBox *combo(QWidget *parent, const QString &key, const QStringList &items, const QString &tip)
 {
     auto *box = new QComboBox(parent);
@@ -32,7 +43,7 @@ PickerPanel::PickerPanel(LayerSelectionModel *selection, QWidget *parent) : QWid
     auto *scoring = new QGroupBox(tr("Sensitivity"), this);
     auto *scoringForm = new QFormLayout(scoring);
     m_metric = combo(this, QStringLiteral("settings/metric"),
-                     {QStringLiteral("taylor"), QStringLiteral("fisher"), QStringLiteral("magnitude")},
+                     names(sensitivityMetrics()),
                      tr("taylor |W·dL/dW| (the method's), fisher (dL/dW)², magnitude |W|"));
     scoringForm->addRow(tr("Score"), m_metric);
     m_student = new QCheckBox(tr("Also score the student"), this);
@@ -48,8 +59,7 @@ PickerPanel::PickerPanel(LayerSelectionModel *selection, QWidget *parent) : QWid
     auto *layers = new QGroupBox(tr("Teacher layers"), this);
     auto *layersForm = new QFormLayout(layers);
     m_strategy = combo(this, QStringLiteral("settings/layers"),
-                       {QStringLiteral("sensitivity"), QStringLiteral("top"), QStringLiteral("last"),
-                        QStringLiteral("random"), QStringLiteral("manual")},
+                       names(layerStrategies()),
                        tr("sensitivity: the most sensitive layers; top/last: the first/last layers; random: a seeded "
                           "random set; manual: click heatmap or alignment rows"));
     layersForm->addRow(tr("Choose by"), m_strategy);
@@ -66,17 +76,15 @@ PickerPanel::PickerPanel(LayerSelectionModel *selection, QWidget *parent) : QWid
     auto *cut = new QGroupBox(tr("Matrices"), this);
     auto *cutForm = new QFormLayout(cut);
     m_structure = combo(this, QStringLiteral("settings/structure"),
-                        {QStringLiteral("submatrix"), QStringLiteral("rowcol"), QStringLiteral("neuron"),
-                         QStringLiteral("random")},
+                        names(reductionStructures()),
                         tr("submatrix: the best contiguous window; rowcol: top rows and columns; neuron: whole "
                            "output neurons; random: seeded random rows and columns (a control)"));
     cutForm->addRow(tr("Structure"), m_structure);
     m_origin = combo(this, QStringLiteral("settings/origin"),
-                     {QStringLiteral("all"), QStringLiteral("ffn"), QStringLiteral("attention"),
-                      QStringLiteral("embedding")},
+                     names(transferOrigins()),
                      tr("Which teacher matrices are transferred"));
     cutForm->addRow(tr("Origin"), m_origin);
-    m_split = combo(this, QStringLiteral("settings/split"), {QStringLiteral("reference"), QStringLiteral("pissa")},
+    m_split = combo(this, QStringLiteral("settings/split"), names(factorSplits()),
                     tr("reference: B = U S, A = Vᵀ; pissa: √S on both factors"));
     cutForm->addRow(tr("SVD split"), m_split);
     m_rank = new QSpinBox(this);

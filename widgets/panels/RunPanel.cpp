@@ -2,6 +2,7 @@
 
 #include "plot/ComparisonChart.h"
 #include "plot/SeriesChart.h"
+#include "transfer/RecipeChoices.h"
 #include "transfer/TransferRecipe.h"
 
 #include <QCheckBox>
@@ -36,7 +37,8 @@ RunPanel::RunPanel(QWidget *parent) : QWidget(parent)
     auto *form = new QFormLayout;
     m_init = new QComboBox(this);
     m_init->setObjectName(QStringLiteral("settings/init"));
-    m_init->addItems({QStringLiteral("transfer"), QStringLiteral("lora"), QStringLiteral("own-svd"), QStringLiteral("none")});
+    for (const auto &name : runInits().names())
+        m_init->addItem(QString::fromStdString(name));
     m_init->setToolTip(tr("transfer: the teacher's factorised matrices (the method); lora: plain LoRA; own-svd: the "
                           "student's own SVD (a control); none: evaluate the student untouched"));
     form->addRow(tr("Initialise"), m_init);

@@ -1,5 +1,6 @@
 #include "panels/TaskPanel.h"
 
+#include "transfer/RecipeChoices.h"
 #include "transfer/TransferRecipe.h"
 
 #include <QComboBox>
@@ -24,7 +25,8 @@ TaskPanel::TaskPanel(QWidget *parent) : QWidget(parent)
     m_eval = fileField(QStringLiteral("task/eval"), tr("Evaluation set"), form);
     m_metric = new QComboBox(this);
     m_metric->setObjectName(QStringLiteral("settings/eval_metric"));
-    m_metric->addItems({QStringLiteral("exact-match"), QStringLiteral("answer-number"), QStringLiteral("choice")});
+    for (const auto &name : recipeEvalMetrics().names())
+        m_metric->addItem(QString::fromStdString(name));
     m_metric->setToolTip(tr("How an evaluation answer is scored"));
     form->addRow(tr("Metric"), m_metric);
     m_maxLength = new QSpinBox(this);

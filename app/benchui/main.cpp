@@ -1,11 +1,12 @@
-// nugget-cli bench ui: how long the workbench's UI thread stalls while the compute
+// nugget-bench-ui: how long the workbench's UI thread stalls while the compute
 // thread scores the demo teacher and the heatmap and alignment views redraw ~25 times a
 // second, against the same probe on the idle window in the same run.
 
 #include "CommandLine.h"
-#include "Commands.h"
 
+#include "Error.h"
 #include "MainWindow.h"
+#include "Runtime.h"
 #include "UiStallProbe.h"
 #include "WorkbenchEngine.h"
 #include "models/JobListModel.h"
@@ -19,6 +20,8 @@
 #include <QElapsedTimer>
 #include <QEventLoop>
 #include <QThread>
+
+#include <c10/util/Exception.h>
 
 #include <cstdio>
 
@@ -53,7 +56,6 @@ void spin(int milliseconds)
 int benchUi(const QStringList &arguments)
 {
     QCommandLineParser parser;
-    parser.addPositionalArgument(QStringLiteral("ui"), QStringLiteral("the benchmark"));
     parser.addOptions({
         {QStringLiteral("demo"), QStringLiteral("The demo folder (default resources/demo)."), QStringLiteral("DIR"),
          QStringLiteral("resources/demo")},
@@ -112,3 +114,24 @@ int benchUi(const QStringList &arguments)
 }
 
 } // namespace nugget::cli
+
+// A program of its own because it needs the window: nugget-cli links no GUI library.
+int main(int argc, char **argv)
+{
+    if (qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") &&
+        qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    QApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("nugget-bench-ui"));
+    try {
+        nugget::initialiseRuntime();
+        return nugget::cli::benchUi(QCoreApplication::arguments());
+    } catch (const nugget::Error &e) {
+        std::fprintf(stderr, "nugget-bench-ui: error: %s\n", e.what());
+    } catch (const c10::Error &e) {
+        std::fprintf(stderr, "nugget-bench-ui: error: %s\n", e.what_without_backtrace());
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "nugget-bench-ui: error: %s\n", e.what());
+    }
+    return 1;
+}
