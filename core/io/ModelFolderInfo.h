@@ -4,12 +4,13 @@
 
 #include "io/ModelConfig.h"
 #include "io/Safetensors.h"
-#include "io/TensorStore.h"
 
 #include <string>
 #include <vector>
 
 namespace nugget {
+
+class TensorStore;
 
 struct ModelFolderInfo
 {
