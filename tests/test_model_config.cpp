@@ -68,6 +68,8 @@ private Q_SLOTS:
     void acceptsModelTypeOnly();
     void rejects_data();
     void rejects();
+    void acceptsTheDefaultsOfModelChangingKeys();
+    void listsEveryUnsupportedKey();
     void fileErrors();
     void roundTrip();
     void parameterCountMatchesCheckpoint();
@@ -183,6 +185,41 @@ void TestModelConfig::rejects_data()
         << QStringList{"rope_scaling", "not supported"};
     QTest::newRow("bos outside vocabulary")
         << "bos_token_id" << QByteArray("512") << QStringList{"bos_token_id"};
+    // Keys that change what the model computes and that are not implemented.
+    QTest::newRow("attention bias")
+        << "attention_bias" << QByteArray("true") << QStringList{"key 'attention_bias' is true", "not supported"};
+    QTest::newRow("mlp bias")
+        << "mlp_bias" << QByteArray("true") << QStringList{"key 'mlp_bias' is true", "not supported"};
+    QTest::newRow("gelu activation")
+        << "hidden_act" << QByteArray("\"gelu_pytorch_tanh\"")
+        << QStringList{"key 'hidden_act' is 'gelu_pytorch_tanh'", "silu"};
+    QTest::newRow("attention bias not a boolean")
+        << "attention_bias" << QByteArray("\"yes\"") << QStringList{"'attention_bias'", "true or false"};
+}
+
+void TestModelConfig::acceptsTheDefaultsOfModelChangingKeys()
+{
+    QJsonObject json = minimalConfig();
+    json.insert("attention_bias", false);
+    json.insert("mlp_bias", false);
+    json.insert("hidden_act", "silu");
+    json.insert("rope_scaling", QJsonValue::Null);
+    QCOMPARE(ModelConfig::fromJson(json, "x").hiddenSize, int64_t(64));
+}
+
+// Every unsupported key at once, a line each, each naming the file.
+void TestModelConfig::listsEveryUnsupportedKey()
+{
+    QJsonObject json = minimalConfig();
+    json.insert("attention_bias", true);
+    json.insert("mlp_bias", true);
+    json.insert("hidden_act", "relu");
+    const QString message = errorOf([&] { ModelConfig::fromJson(json, "m/config.json"); });
+    const auto lines = message.split(u'\n');
+    QCOMPARE(lines.size(), 3);
+    for (const auto &line : lines)
+        QVERIFY2(line.startsWith("m/config.json: key '"), qPrintable(message));
+    QVERIFY(message.contains("'attention_bias'") && message.contains("'mlp_bias'") && message.contains("'relu'"));
 }
 
 void TestModelConfig::rejects()

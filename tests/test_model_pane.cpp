@@ -1,7 +1,7 @@
 // A model slot of the workbench: it shows the architecture and the tensor tree of an
 // opened folder, and a bad folder leaves the previous model in place.
 
-#include "TestSupport.h"
+#include "ModelFolderFixtures.h"
 
 #include "models/ModelStructureModel.h"
 #include "panes/ModelPane.h"
@@ -63,6 +63,51 @@ private Q_SLOTS:
         QCOMPARE(failed.count(), 1);
         QVERIFY(pane.modelInfo());
         QCOMPARE(pane.modelInfo()->config.hiddenSize, int64_t(64));
+    }
+
+    // A folder that loading would refuse is not opened: the pane lists its problems, the
+    // same ones `nugget-cli info` prints, and keeps the previous model.
+    void showsTheProblemsOfABrokenFolder_data()
+    {
+        QTest::addColumn<int>("index");
+        const auto cases = nugget::test::brokenFolders();
+        for (int i = 0; i < static_cast<int>(cases.size()); ++i)
+            if (cases[static_cast<size_t>(i)].headersShow)
+                QTest::newRow(qPrintable(cases[static_cast<size_t>(i)].name)) << i;
+    }
+
+    void showsTheProblemsOfABrokenFolder()
+    {
+        QFETCH(int, index);
+        const auto broken = nugget::test::brokenFolders().at(static_cast<size_t>(index));
+        QTemporaryDir sound, dir;
+        QVERIFY(nugget::test::copyDemoStudent(sound.path()));
+        QVERIFY(nugget::test::copyDemoStudent(dir.path()));
+        broken.breakIt(dir.path());
+
+        ModelPane pane(QStringLiteral("Student"));
+        QCOMPARE(pane.openFolder(sound.path()), QString());
+        auto *problems = pane.findChild<QLabel *>(QStringLiteral("problems"));
+        QVERIFY(problems);
+        QVERIFY(problems->isHidden());
+
+        QSignalSpy failed(&pane, &ModelPane::openFailed);
+        const QString error = pane.openFolder(dir.path());
+        QCOMPARE(failed.count(), 1);
+        QVERIFY(!problems->isHidden());
+        for (const auto &word : broken.expected) {
+            QVERIFY2(error.contains(word), qPrintable(error));
+            QVERIFY2(problems->text().contains(word), qPrintable(problems->text()));
+        }
+        const auto listed = ModelFolderInfo::read(dir.path().toStdString()).problems;
+        QCOMPARE(pane.problems().size(), qsizetype(listed.size()));
+        QVERIFY(pane.modelInfo());
+        QCOMPARE(QString::fromStdString(pane.modelInfo()->folder), QDir(sound.path()).absolutePath());
+
+        // Opening a sound folder again clears the list.
+        QCOMPARE(pane.openFolder(sound.path()), QString());
+        QVERIFY(problems->isHidden());
+        QVERIFY(pane.problems().isEmpty());
     }
 };
 

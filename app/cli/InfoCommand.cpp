@@ -13,9 +13,16 @@ int runInfo(const QStringList &arguments)
     QCommandLineParser parser;
     parser.addPositionalArgument(QStringLiteral("MODEL_DIR"), QStringLiteral("Hugging Face model folder"));
     parser.addOption({QStringLiteral("no-tensors"), QStringLiteral("Omit the per-tensor table.")});
+    parser.addOption({QStringLiteral("headers-only"),
+                      QStringLiteral("Check the weights' names and shapes only, without reading their values "
+                                     "(faster on a large model; loading still checks the values).")});
     parseOrExit(parser, arguments,
-                QStringLiteral("Prints a model folder's architecture, tensor shapes, parameter count, dtypes and file sizes."));
-    const auto info = ModelFolderInfo::read(requiredPositional(parser, 0, "MODEL_DIR").toStdString());
+                QStringLiteral("Prints a model folder's architecture, tensor shapes, parameter count, dtypes and file sizes, "
+                               "and checks the folder as loading does: every problem is listed and the exit status "
+                               "is 1 when there is any."));
+    const auto info = ModelFolderInfo::read(requiredPositional(parser, 0, "MODEL_DIR").toStdString(),
+                                            parser.isSet(QStringLiteral("headers-only")) ? ModelFolderInfo::Values::Unread
+                                                                                          : ModelFolderInfo::Values::Checked);
     const auto &c = info.config;
 
     std::printf("model          %s\n", info.folder.c_str());
@@ -49,7 +56,17 @@ int runInfo(const QStringList &arguments)
         for (const auto &tensor : info.tensors)
             std::printf("%-56s %-6s %s\n", tensor.name.c_str(), tensor.dtypeName.c_str(), shapeText(tensor.shape).c_str());
     }
-    return 0;
+
+    if (info.problems.empty())
+        return 0;
+    std::printf("\n%zu problem%s: the folder cannot be used as it is\n", info.problems.size(),
+                info.problems.size() == 1 ? "" : "s");
+    for (const auto &problem : info.problems)
+        std::printf("problem        %s\n", problem.c_str());
+    std::fflush(stdout);
+    std::fprintf(stderr, "nugget-cli info: error: %zu problem%s in %s (listed above)\n", info.problems.size(),
+                 info.problems.size() == 1 ? "" : "s", info.folder.c_str());
+    return 1;
 }
 
 } // namespace nugget::cli

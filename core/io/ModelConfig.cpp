@@ -13,6 +13,7 @@
 #include <QString>
 
 #include <cmath>
+#include <vector>
 
 namespace nugget {
 
@@ -131,6 +132,12 @@ ModelConfig ModelConfig::fromJson(const QJsonObject &json, const std::string &so
                     "are supported");
     }
 
+    const Reader r(json, source);
+
+    // Keys that change what the model computes and that this implementation does not
+    // follow: refused, every one of them at once, rather than silently computing
+    // another model.
+    std::vector<std::string> unsupported;
     const QJsonValue ropeScaling = json.value(QStringLiteral("rope_scaling"));
     if (!ropeScaling.isUndefined() && !ropeScaling.isNull()) {
         const std::string kind =
@@ -138,11 +145,25 @@ ModelConfig ModelConfig::fromJson(const QJsonObject &json, const std::string &so
                 ? ropeScaling.toObject().value(QStringLiteral("rope_type")).toString(
                       ropeScaling.toObject().value(QStringLiteral("type")).toString()).toStdString()
                 : std::string();
-        throw Error(where + "key 'rope_scaling'" + (kind.empty() ? "" : " (" + kind + ")") +
-                    " is not supported; only plain RoPE models can be loaded");
+        unsupported.push_back("key 'rope_scaling'" + (kind.empty() ? "" : " (" + kind + ")") +
+                              " is not supported; only plain RoPE models can be loaded");
+    }
+    if (r.boolean("attention_bias", false))
+        unsupported.push_back("key 'attention_bias' is true: bias vectors in the attention projections are not "
+                              "supported (only attention_bias false)");
+    if (r.boolean("mlp_bias", false))
+        unsupported.push_back("key 'mlp_bias' is true: bias vectors in the feed-forward projections are not "
+                              "supported (only mlp_bias false)");
+    const std::string activation = r.string("hidden_act", "silu");
+    if (activation != "silu")
+        unsupported.push_back("key 'hidden_act' is '" + activation + "': only \"silu\" is supported");
+    if (!unsupported.empty()) {
+        std::string message;
+        for (const auto &line : unsupported)
+            message += (message.empty() ? "" : "\n") + where + line;
+        throw Error(message);
     }
 
-    const Reader r(json, source);
     ModelConfig c;
     c.architecture = "LlamaForCausalLM";
     c.modelType = "llama";

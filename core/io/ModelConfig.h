@@ -30,7 +30,9 @@ struct ModelConfig
     // Parses and validates; `source` names the file in error messages. Throws Error
     // naming the file and key for unknown architectures, missing keys, wrong types
     // and absurd values (zero heads, heads not dividing hidden, kv heads not dividing
-    // heads, non-positive sizes).
+    // heads, non-positive sizes), and for keys that change the model and are not
+    // implemented (rope_scaling, attention_bias or mlp_bias true, hidden_act other than
+    // "silu"): all of those in one message, a line each.
     static ModelConfig fromJson(const QJsonObject &json, const std::string &source);
     static ModelConfig fromJsonFile(const std::string &path);
 

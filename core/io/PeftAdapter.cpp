@@ -18,6 +18,14 @@ namespace {
 
 const std::string kPrefix = "base_model.model.";
 const std::string kEmbedA = ".lora_embedding_A.weight", kEmbedB = ".lora_embedding_B.weight";
+const std::string kEmbedding = "model.embed_tokens.weight", kHead = "lm_head.weight";
+
+// The head's share of a tied embedding's adapter, as a linear layer's adapter:
+// the embedding's delta is (B A)^T [vocab, hidden], the head's B' A' with A' = B^T, B' = A^T.
+AdapterFactors headShare(const AdapterFactors &embedding)
+{
+    return {embedding.b.t().contiguous(), embedding.a.t().contiguous()};
+}
 
 bool endsWith(const std::string &s, const std::string &suffix)
 {
@@ -81,6 +89,7 @@ PeftAdapter adapterOf(LlamaForCausalLM &model, const std::string &baseModel)
     }
     if (adapter.factors.empty())
         throw Error("the model has no LoRA adapter to export");
+    adapter.tiedEmbedding = model->config().tieWordEmbeddings;
     return adapter;
 }
 
@@ -90,7 +99,10 @@ void writePeftAdapter(const std::string &dir, const PeftAdapter &adapter, const 
         throw Error(dir + ": cannot create the folder");
     std::vector<std::pair<std::string, at::Tensor>> tensors;
     std::set<std::string> targets;
-    for (const auto &[weightName, factors] : adapter.factors) {
+    auto factorsByWeight = adapter.factors;
+    if (adapter.tiedEmbedding && factorsByWeight.count(kEmbedding))
+        factorsByWeight[kHead] = headShare(factorsByWeight.at(kEmbedding));
+    for (const auto &[weightName, factors] : factorsByWeight) {
         const std::string path = weightName.substr(0, weightName.size() - 7);
         const bool embedding = endsWith(path, "embed_tokens");
         tensors.emplace_back(peftKey(path + (embedding ? kEmbedA : ".lora_A.weight")), factors.a);
@@ -162,8 +174,23 @@ PeftAdapter readPeftAdapter(const std::string &dir)
 
 void attachAdapter(LlamaForCausalLM &model, const PeftAdapter &adapter)
 {
+    const bool tied = model->config().tieWordEmbeddings;
+    if (tied && adapter.factors.count(kHead)) {
+        const auto embedding = adapter.factors.find(kEmbedding);
+        const auto &head = adapter.factors.at(kHead);
+        const bool share = embedding != adapter.factors.end() && [&] {
+            const auto expected = headShare(embedding->second);
+            return head.a.sizes() == expected.a.sizes() && head.b.sizes() == expected.b.sizes() &&
+                   at::allclose(head.a.to(at::kFloat), expected.a.to(at::kFloat)) &&
+                   at::allclose(head.b.to(at::kFloat), expected.b.to(at::kFloat));
+        }();
+        if (!share)
+            throw Error("the adapter adapts lm_head apart from the embedding, but the model ties them "
+                        "(tie_word_embeddings true): one matrix cannot take two adapters");
+    }
     for (const auto &[name, factors] : adapter.factors)
-        attachLora(model, name, adapter.settings, factors.a, factors.b);
+        if (!(tied && name == kHead))   // carried by the embedding's adapter
+            attachLora(model, name, adapter.settings, factors.a, factors.b);
 }
 
 } // namespace nugget

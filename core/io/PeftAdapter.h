@@ -30,6 +30,10 @@ struct PeftAdapter
     LoraSettings settings;
     std::string baseModel;
     std::map<std::string, AdapterFactors> factors;   // by base weight name ("...q_proj.weight")
+    // For a base model with tied embeddings: the embedding's adapter is the head's too.
+    // PEFT adapts a tied model's lm_head apart from its embedding, so the folder also
+    // carries the head's share as an lm_head adapter (A = B_emb^T, B = A_emb^T).
+    bool tiedEmbedding = false;
 };
 
 // The adapters attached to `model` (every one must share rank and alpha).
@@ -39,7 +43,9 @@ PeftAdapter adapterOf(LlamaForCausalLM &model, const std::string &baseModel);
 void writePeftAdapter(const std::string &dir, const PeftAdapter &adapter, const QJsonObject &extra = {});
 // Reads a PEFT LoRA folder. Throws Error naming the file for anything else.
 PeftAdapter readPeftAdapter(const std::string &dir);
-// Attaches every adapter of `adapter` to `model` (shapes checked).
+// Attaches every adapter of `adapter` to `model` (shapes checked). On a tied model an
+// lm_head adapter is accepted only as the embedding adapter's head share (what
+// writePeftAdapter adds) and is then carried by the embedding's adapter.
 void attachAdapter(LlamaForCausalLM &model, const PeftAdapter &adapter);
 
 } // namespace nugget

@@ -150,6 +150,17 @@ at::Tensor TokenEmbeddingImpl::forward(const at::Tensor &ids)
     return y;
 }
 
+at::Tensor TokenEmbeddingImpl::asHead(const at::Tensor &hidden)
+{
+    auto y = at::linear(hidden, weight);
+    if (m_lora) {   // hidden (B A) = (hidden B) A: the delta's rank, never its [vocab, hidden] matrix
+        const auto h = hidden.to(lora_embedding_B->weight.scalar_type());
+        y = y + (at::matmul(at::matmul(h, lora_embedding_B->weight), lora_embedding_A->weight) * m_lora->scaling())
+                    .to(y.scalar_type());
+    }
+    return y;
+}
+
 void TokenEmbeddingImpl::attachLora(const LoraSettings &settings, const at::Tensor &a, const at::Tensor &b)
 {
     checkAdapterShapes("embedding", a, b, {settings.rank, weight.size(0)}, {weight.size(1), settings.rank});
@@ -358,7 +369,8 @@ at::Tensor LlamaForCausalLMImpl::hiddenStates(const at::Tensor &inputIds, KVCach
 at::Tensor LlamaForCausalLMImpl::forward(const at::Tensor &inputIds, KVCache *cache)
 {
     const auto hidden = hiddenStates(inputIds, cache);
-    return lm_head ? lm_head->forward(hidden) : at::linear(hidden, model->embed_tokens->weight);
+    // Tied: the head is the embedding, its adapter included.
+    return lm_head ? lm_head->forward(hidden) : model->embed_tokens->asHead(hidden);
 }
 
 at::Tensor LlamaForCausalLMImpl::headWeight() const

@@ -79,6 +79,10 @@ class TokenEmbeddingImpl : public torch::nn::Module
 public:
     TokenEmbeddingImpl(int64_t vocabSize, int64_t hiddenSize);
     at::Tensor forward(const at::Tensor &ids);
+    // The tied head: hidden [.., hidden] -> logits [.., vocab] with the same effective
+    // matrix the lookup uses, the adapter included (weight + scaling (B A)^T), so that
+    // a tied model stays one matrix while it trains and once merged.
+    at::Tensor asHead(const at::Tensor &hidden);
 
     void attachLora(const LoraSettings &settings, const at::Tensor &a, const at::Tensor &b);
     void detachLora();
@@ -179,7 +183,8 @@ public:
     // With `layerOutputs`, also every decoder layer's output [batch, time, hidden] in depth order.
     at::Tensor hiddenStates(const at::Tensor &inputIds, KVCache *cache = nullptr,
                             std::vector<at::Tensor> *layerOutputs = nullptr);
-    at::Tensor headWeight() const;   // lm_head, or the embedding when tied
+    // lm_head, or the embedding when tied (without an attached adapter's delta).
+    at::Tensor headWeight() const;
 
     const ModelConfig &config() const { return m_config; }
     // Training runs each decoder layer again in the backward pass instead of keeping its

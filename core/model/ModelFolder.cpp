@@ -12,26 +12,37 @@
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <set>
 
 namespace nugget {
 
 void loadWeights(LlamaForCausalLM &model, const TensorStore &store, const std::string &source)
 {
+    throwProblems(checkpointProblems(model->config(), "config.json", store, source));
     torch::NoGradGuard noGrad;
+    // Every value problem is reported, not only the first; each tensor is read once.
+    std::vector<std::string> problems;
+    std::set<std::string> read;
     for (auto &item : model->named_parameters()) {
         const std::string &name = item.key();
-        if (!store.contains(name))
-            throw Error(source + ": tensor '" + name + "' is missing from the checkpoint");
         const auto stored = store.tensor(name);
-        auto &parameter = item.value();
-        if (stored.sizes() != parameter.sizes())
-            throw Error(source + ": tensor '" + name + "' has shape " + shapeText(stored.sizes().vec()) +
-                        " but config.json implies " + shapeText(parameter.sizes().vec()));
-        if (at::isfinite(stored).logical_not().any().item<bool>())
-            throw Error(source + ": tensor '" + name + "' contains NaN or infinite values");
-        parameter.copy_(stored);
+        read.insert(name);
+        if (auto problem = tensorValueProblem(model->config(), store, name, stored, source); !problem.empty())
+            problems.push_back(std::move(problem));
+        else
+            item.value().copy_(stored);
         releaseMappedPages(stored);
     }
+    // The tolerated tensors the model does not read (a tied head, rotary buffers).
+    for (const auto &name : store.names()) {
+        if (read.count(name))
+            continue;
+        const auto stored = store.tensor(name);
+        if (auto problem = tensorValueProblem(model->config(), store, name, stored, source); !problem.empty())
+            problems.push_back(std::move(problem));
+        releaseMappedPages(stored);
+    }
+    throwProblems(problems);
 }
 
 ModelConfig readFolderConfig(const std::string &dir)
@@ -44,8 +55,7 @@ ModelConfig readFolderConfig(const std::string &dir)
         throw Error(dir + ": not a model folder (no config.json)");
     auto config = ModelConfig::fromJsonFile(configPath);
     const auto store = TensorStore::openFolder(dir);
-    const auto files = store.files();
-    const std::string weights = files.size() == 1 ? files.front() : dir;
+    const std::string weights = weightsName(store, dir);
     // A config.json that does not belong to the weights could ask for far more memory
     // than the machine has: refuse before allocating when it describes more values than
     // the file holds and a sizeable model (below that, loading names the first tensor
@@ -58,6 +68,8 @@ ModelConfig readFolderConfig(const std::string &dir)
         throw Error(configPath + ": describes a model of " + std::to_string(config.parameterCount()) +
                     " parameters but " + weights + " holds only " + std::to_string(stored) +
                     " values; the config and the weights do not belong together");
+    // The headers against the config, every problem at once (what `info` lists too).
+    throwProblems(checkpointProblems(config, configPath, store, weights));
     return config;
 }
 
@@ -94,8 +106,7 @@ LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options)
     auto loaded = describeModelFolder(dir);
     const auto store = TensorStore::openFolder(dir);
     // Messages name the weights file when there is one (else the sharded folder).
-    const auto files = store.files();
-    const std::string weights = files.size() == 1 ? files.front() : dir;
+    const std::string weights = weightsName(store, dir);
     try {
         loaded.model = LlamaForCausalLM(loaded.config);
         {

@@ -26,7 +26,9 @@ struct LoadedModel
 };
 
 // Reads DIR/config.json and the weights. Throws Error naming the file and tensor on a
-// missing folder or config, a missing tensor, a shape mismatch, or non-finite weights.
+// missing folder or config, and listing every problem checkpointProblems and
+// tensorValueProblem (io/ModelFolderInfo.h) find: missing, misshapen or unused tensors,
+// non-finite weights.
 LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options = {});
 
 // The folder, config and tokenizer path with the same checks, without loading the
@@ -34,11 +36,13 @@ LoadedModel loadModelFolder(const std::string &dir, const LoadOptions &options =
 LoadedModel describeModelFolder(const std::string &dir);
 
 // DIR/config.json without loading the weights, with the same checks loadModelFolder
-// makes first: the folder and its config exist, and the config does not describe far
-// more values than the weights hold.
+// makes first: the folder and its config exist, the config does not describe far more
+// values than the weights hold, and the tensors' headers fit the config
+// (checkpointProblems: every problem in one Error).
 ModelConfig readFolderConfig(const std::string &dir);
 
-// Copies every parameter of `model` from `store` (names as in Hugging Face).
+// Copies every parameter of `model` from `store` (names as in Hugging Face), after
+// checkpointProblems; throws listing every tensorValueProblem.
 void loadWeights(LlamaForCausalLM &model, const TensorStore &store, const std::string &source);
 
 struct SaveOptions

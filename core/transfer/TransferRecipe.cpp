@@ -475,6 +475,7 @@ void exportRunAdapters(LlamaForCausalLM &trained, const RunReport &run, const st
         PeftAdapter delta;
         delta.baseModel = baseModel;
         delta.settings = adapter.settings;
+        delta.tiedEmbedding = adapter.tiedEmbedding;
         for (const auto &[name, factors] : run.initialAdapters)
             delta.factors[name] = {factors.a.detach().cpu(), -factors.b.detach().cpu()};
         writePeftAdapter(QDir(QString::fromStdString(staging)).filePath(QStringLiteral("delta")).toStdString(), delta,

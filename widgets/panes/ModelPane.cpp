@@ -40,6 +40,14 @@ ModelPane::ModelPane(const QString &role, QWidget *parent) : QWidget(parent), m_
     m_runtime = new QLabel(this);
     m_runtime->setWordWrap(true);
     layout->addWidget(m_runtime);
+    m_problems = new QLabel(this);
+    m_problems->setObjectName(QStringLiteral("problems"));
+    m_problems->setWordWrap(true);
+    m_problems->setTextFormat(Qt::PlainText);
+    m_problems->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_problems->setStyleSheet(QStringLiteral("color: #b00020;"));
+    m_problems->hide();
+    layout->addWidget(m_problems);
     layout->addWidget(openButton, 0, Qt::AlignLeft);
     layout->addWidget(m_tree, 1);
     showSummary();
@@ -47,18 +55,45 @@ ModelPane::ModelPane(const QString &role, QWidget *parent) : QWidget(parent), m_
 
 QString ModelPane::openFolder(const QString &dir)
 {
+    QStringList problems;
     try {
-        setModelInfo(ModelFolderInfo::read(dir.toStdString()));
-        return {};
+        const auto info = ModelFolderInfo::read(dir.toStdString());
+        if (info.problems.empty()) {
+            setModelInfo(info);
+            return {};
+        }
+        for (const auto &problem : info.problems)
+            problems << QString::fromStdString(problem);
     } catch (const Error &e) {
-        const QString message = QString::fromUtf8(e.what());
-        Q_EMIT openFailed(message);
-        return message;
+        problems << QString::fromUtf8(e.what()).split(u'\n');
     }
+    showProblems(dir, problems);
+    const QString message = problems.join(u'\n');
+    Q_EMIT openFailed(message);
+    return message;
+}
+
+void ModelPane::showProblems(const QString &dir, const QStringList &problems)
+{
+    m_problemList = problems;
+    if (problems.isEmpty()) {
+        m_problems->clear();
+        m_problems->hide();
+        return;
+    }
+    QString text = tr("%n problem(s) in %1; it cannot be used:", nullptr, static_cast<int>(problems.size())).arg(dir);
+    for (const auto &problem : problems)
+        text += QStringLiteral("\n\u2022 ") + problem;
+    m_problems->setText(text);
+    m_problems->show();
 }
 
 void ModelPane::setModelInfo(const ModelFolderInfo &info)
 {
+    QStringList problems;
+    for (const auto &problem : info.problems)
+        problems << QString::fromStdString(problem);
+    showProblems(QString::fromStdString(info.folder), problems);
     m_info = info;
     m_structure->setModelInfo(info);
     m_tree->expandToDepth(0);

@@ -24,9 +24,13 @@ class ModelPane : public QWidget
 public:
     explicit ModelPane(const QString &role, QWidget *parent = nullptr);
 
-    // Reads the folder; on error keeps the current model, shows nothing new and
-    // returns the message (empty on success).
+    // Reads the folder and checks it as loading does (names and shapes of the weights
+    // against config.json, the tokenizer). On error, or when the folder has problems,
+    // keeps the current model, lists the problems in the pane and returns them, a line
+    // each (empty on success).
     QString openFolder(const QString &dir);
+    // The problems shown for the folder last opened, empty when it had none.
+    QStringList problems() const { return m_problemList; }
     void setModelInfo(const ModelFolderInfo &info);
     const std::optional<ModelFolderInfo> &modelInfo() const { return m_info; }
     QString role() const { return m_role; }
@@ -46,12 +50,15 @@ protected:
 
 private:
     void showSummary();
+    void showProblems(const QString &dir, const QStringList &problems);
 
     QString m_role;
     std::optional<ModelFolderInfo> m_info;
     QLabel *m_title = nullptr;
     QLabel *m_summary = nullptr;
     QLabel *m_runtime = nullptr;
+    QLabel *m_problems = nullptr;
+    QStringList m_problemList;
     QTreeView *m_tree = nullptr;
     ModelStructureModel *m_structure = nullptr;
 };
