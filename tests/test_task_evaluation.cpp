@@ -26,6 +26,45 @@ ChatExample example(const std::string &id, const std::string &user, const std::s
 
 QString stories() { return nugget::test::sharedPath(QStringLiteral("models/stories260K")); }
 
+QString demoTokenizer() { return nugget::test::sourceDir() + QStringLiteral("/resources/demo/tokenizer.model"); }
+
+// A one-layer model whose next-token choice is fixed by construction: the attention and
+// MLP outputs are zeroed, so each position's logits depend on its own token only. The
+// newline that ends every prompt ("<|assistant|>\n") carries a marker that the head maps
+// to `letter` (as a piece alone or after a space), and that letter carries a second marker
+// that the head maps to EOS. Every other token has both markers at zero, so after the
+// prompt "letter, EOS" has probability near 1 and any other letter near e^-20.
+LlamaForCausalLM modelAnswering(const Tokenizer &tokenizer, const std::string &letter)
+{
+    const int64_t hidden = 16;
+    LlamaForCausalLM model(test::llamaConfig(hidden, 32, 1, 2, 2, tokenizer.vocabSize(), 256));
+    initialiseWeights(model, 0.02, 7);
+    torch::NoGradGuard noGrad;
+    model->model->layer(0)->self_attn->o_proj->weight.zero_();
+    model->model->layer(0)->mlp->down_proj->weight.zero_();
+
+    const int64_t promptEnd = 0, letterMark = 1;
+    const double strength = 20.0 / std::sqrt(double(hidden));   // RMSNorm scales a unit marker to sqrt(hidden)
+    auto embedding = model->model->embed_tokens->weight;
+    auto head = model->lm_head->weight;
+    embedding.narrow(1, 0, 2).zero_();
+    head.narrow(1, 0, 2).zero_();
+
+    const int64_t newline = tokenizer.pieceToId("<0x0A>");
+    embedding[newline].zero_();
+    embedding[newline][promptEnd] = 1.0;
+    for (const std::string &piece : {letter, "\u2581" + letter}) {
+        const int64_t id = tokenizer.pieceToId(piece);
+        if (id == tokenizer.unkId())
+            continue;
+        embedding[id].zero_();
+        embedding[id][letterMark] = 1.0;
+        head[id][promptEnd] = strength;
+    }
+    head[tokenizer.eosId()][letterMark] = strength;
+    return model;
+}
+
 } // namespace
 
 class TestTaskEvaluation : public QObject
@@ -89,35 +128,53 @@ private Q_SLOTS:
 
     void choicePicksTheMostLikelyOption()
     {
-        NUGGET_REQUIRE_SHARED("models/stories260K/model.safetensors");
-        auto loaded = loadModelFolder(stories().toStdString());
-        const auto tokenizer = Tokenizer::load(loaded.tokenizerPath);
-        const auto item = example("q", "Pick one.\nA. cat\nB. dog\nC. sun\nAnswer:", "B");
-        const auto result = evaluateChoice(loaded.model, *tokenizer, {item});
+        const auto tokenizer = Tokenizer::load(demoTokenizer().toStdString());
+        const ChatExample threeOptions = example("three", "Pick one.\nA. cat\nB. dog\nC. sun", "B");
+        const ChatExample threeOptionsExpectingA = example("three-a", "Pick one.\nA. cat\nB. dog\nC. sun", "A");
+        const ChatExample fiveOptions =
+            example("five", "Which is red?\nA. sky\nB. grass\nC. snow\nD. coal\nE. blood", "E");
+        const ChatExample fiveOptionsExpectingC =
+            example("five-c", "Which is red?\nA. sky\nB. grass\nC. snow\nD. coal\nE. blood", "C");
 
-        // Direct: log-likelihood of each letter + EOS after the prompt.
-        torch::NoGradGuard noGrad;
-        const auto prompt = tokenizePrompt(*tokenizer, item);
-        const std::string promptText = renderPrompt(item);
-        std::string best;
-        double bestScore = -INFINITY;
-        for (const std::string letter : {"A", "B", "C"}) {
-            auto joint = tokenizer->encode(promptText + letter);
-            std::vector<int64_t> answer(joint.begin() + static_cast<long>(tokenizer->encode(promptText).size()), joint.end());
-            answer.push_back(tokenizer->eosId());
-            auto all = prompt;
-            all.insert(all.end(), answer.begin(), answer.end());
-            const auto logProbs = torch::log_softmax(loaded.model->forward(torch::tensor(all).unsqueeze(0))[0].to(at::kDouble), -1);
-            double score = 0;
-            for (size_t i = 0; i < answer.size(); ++i)
-                score += logProbs[static_cast<int64_t>(prompt.size() + i - 1)][answer[i]].item<double>();
-            if (score > bestScore) {
-                bestScore = score;
-                best = letter;
-            }
-        }
-        QCOMPARE(result.details[0].predicted, best);
-        QCOMPARE(result.correct, int64_t(best == "B"));
+        // The construction keys on the newline that ends each prompt and on the letters' pieces.
+        for (const auto &item : {threeOptions, fiveOptions})
+            QCOMPARE(tokenizePrompt(*tokenizer, item).back(), tokenizer->pieceToId("<0x0A>"));
+        for (const std::string letter : {"A", "B", "E"})
+            QVERIFY(tokenizer->pieceToId(letter) != tokenizer->unkId());
+
+        // Wherever the construction points, the pick follows and `correct` compares it with
+        // the item's own letter.
+        auto preferB = modelAnswering(*tokenizer, "B");
+        auto result = evaluateChoice(preferB, *tokenizer, {threeOptions, threeOptionsExpectingA});
+        QCOMPARE(result.items, int64_t(2));
+        QCOMPARE(result.details[0].predicted, std::string("B"));
+        QVERIFY(result.details[0].correct);
+        QCOMPARE(result.details[1].predicted, std::string("B"));
+        QVERIFY(!result.details[1].correct);
+        QCOMPARE(result.correct, int64_t(1));
+        QCOMPARE(result.score, 0.5);
+
+        auto preferA = modelAnswering(*tokenizer, "A");
+        result = evaluateChoice(preferA, *tokenizer, {threeOptions, threeOptionsExpectingA});
+        QCOMPARE(result.details[0].predicted, std::string("A"));
+        QVERIFY(!result.details[0].correct);
+        QCOMPARE(result.details[1].predicted, std::string("A"));
+        QVERIFY(result.details[1].correct);
+        QCOMPARE(result.correct, int64_t(1));
+
+        // E is only a candidate when the options are read from the prompt (the fallback is A-D).
+        auto preferE = modelAnswering(*tokenizer, "E");
+        result = evaluateChoice(preferE, *tokenizer, {fiveOptions, fiveOptionsExpectingC});
+        QCOMPARE(result.details[0].predicted, std::string("E"));
+        QVERIFY(result.details[0].correct);
+        QCOMPARE(result.details[1].predicted, std::string("E"));
+        QVERIFY(!result.details[1].correct);
+        QCOMPARE(result.correct, int64_t(1));
+        QCOMPARE(result.score, 0.5);
+
+        // A letter that is not among the options is never picked, however likely.
+        result = evaluateChoice(preferE, *tokenizer, {threeOptions});
+        QVERIFY(result.details[0].predicted != "E");
     }
 
     void perplexityIsTheExponentialOfTheMeanLoss()
