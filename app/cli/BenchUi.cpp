@@ -5,6 +5,7 @@
 #include "CommandLine.h"
 #include "Commands.h"
 
+#include "EngineWaits.h"
 #include "MainWindow.h"
 #include "UiStallProbe.h"
 #include "WorkbenchEngine.h"
@@ -18,27 +19,12 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QEventLoop>
-#include <QThread>
 
 #include <cstdio>
 
 namespace nugget::cli {
 
 namespace {
-
-bool waitForIdle(WorkbenchEngine &engine, int timeoutMs)
-{
-    QElapsedTimer clock;
-    clock.start();
-    while (engine.pendingJobs() > 0) {
-        if (clock.elapsed() > timeoutMs)
-            return false;
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-        QThread::msleep(2);
-    }
-    QCoreApplication::processEvents();
-    return true;
-}
 
 void spin(int milliseconds)
 {

@@ -1,6 +1,5 @@
 #include "panes/ModelPane.h"
 
-#include "Error.h"
 #include "models/ModelStructureModel.h"
 
 #include <QDragEnterEvent>
@@ -14,7 +13,21 @@
 #include <QTreeView>
 #include <QVBoxLayout>
 
+#include <stdexcept>
+
 namespace nugget {
+
+namespace {
+
+ModelPane::FolderReader &folderReader()
+{
+    static ModelPane::FolderReader reader;
+    return reader;
+}
+
+} // namespace
+
+void ModelPane::setFolderReader(FolderReader reader) { folderReader() = std::move(reader); }
 
 ModelPane::ModelPane(const QString &role, QWidget *parent) : QWidget(parent), m_role(role)
 {
@@ -48,16 +61,18 @@ ModelPane::ModelPane(const QString &role, QWidget *parent) : QWidget(parent), m_
 QString ModelPane::openFolder(const QString &dir)
 {
     try {
-        setModelInfo(ModelFolderInfo::read(dir.toStdString()));
+        if (!folderReader())
+            throw std::runtime_error(dir.toStdString() + ": no reader of model folders is set");
+        setModelInfo(folderReader()(dir));
         return {};
-    } catch (const Error &e) {
+    } catch (const std::exception &e) {
         const QString message = QString::fromUtf8(e.what());
         Q_EMIT openFailed(message);
         return message;
     }
 }
 
-void ModelPane::setModelInfo(const ModelFolderInfo &info)
+void ModelPane::setModelInfo(const ModelFolderSummary &info)
 {
     m_info = info;
     m_structure->setModelInfo(info);
@@ -96,8 +111,7 @@ void ModelPane::showSummary()
             .arg(c.headDim)
             .arg(c.vocabSize)
             .arg(locale.toString(static_cast<qint64>(c.parameterCount())), dtypes.join(u'/'),
-                 QString::fromStdString(byteSizeText(static_cast<double>(m_info->storedBytes))),
-                 QString::fromStdString(byteSizeText(4.0 * static_cast<double>(c.parameterCount())))));
+                 QString::fromStdString(m_info->storedBytesText), QString::fromStdString(m_info->float32BytesText)));
 }
 
 void ModelPane::dragEnterEvent(QDragEnterEvent *event)

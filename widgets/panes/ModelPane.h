@@ -3,11 +3,13 @@
 // lives, its size, and a tree of its layers and modules with shapes. Accepts a model
 // folder dropped onto it.
 
-#include "io/ModelFolderInfo.h"
+#include "ModelFolderSummary.h"
+
 #include <QString>
 
 #include <QWidget>
 
+#include <functional>
 #include <optional>
 
 class QLabel;
@@ -22,13 +24,19 @@ class ModelPane : public QWidget
     Q_OBJECT
 
 public:
+    // Reads a model folder for openFolder; throws std::exception with a message naming
+    // the folder when it cannot. The application sets it once (readModelFolderSummary of
+    // the workbench library), so the pane needs no core library.
+    using FolderReader = std::function<ModelFolderSummary(const QString &dir)>;
+    static void setFolderReader(FolderReader reader);
+
     explicit ModelPane(const QString &role, QWidget *parent = nullptr);
 
     // Reads the folder; on error keeps the current model, shows nothing new and
     // returns the message (empty on success).
     QString openFolder(const QString &dir);
-    void setModelInfo(const ModelFolderInfo &info);
-    const std::optional<ModelFolderInfo> &modelInfo() const { return m_info; }
+    void setModelInfo(const ModelFolderSummary &info);
+    const std::optional<ModelFolderSummary> &modelInfo() const { return m_info; }
     QString role() const { return m_role; }
     // Where and in which precision the engine holds the model, once loaded.
     void setRuntime(const QString &text);
@@ -48,7 +56,7 @@ private:
     void showSummary();
 
     QString m_role;
-    std::optional<ModelFolderInfo> m_info;
+    std::optional<ModelFolderSummary> m_info;
     QLabel *m_title = nullptr;
     QLabel *m_summary = nullptr;
     QLabel *m_runtime = nullptr;
