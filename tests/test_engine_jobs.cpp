@@ -25,15 +25,19 @@ namespace {
 
 QString demoDir() { return test::sourceDir() + QStringLiteral("/resources/demo"); }
 
-// Holds the compute thread until opened.
+// Holds the compute thread until opened; says when the job holding it has started.
 struct Gate
 {
-    std::promise<void> promise;
+    std::promise<void> promise, startedPromise;
     std::shared_future<void> opened{promise.get_future().share()};
+    std::future<void> started{startedPromise.get_future()};
     JobQueue::Work work()
     {
         auto wait = opened;
-        return [wait](JobContext &) { wait.wait(); };
+        return [this, wait](JobContext &) {
+            startedPromise.set_value();
+            wait.wait();
+        };
     }
 };
 
@@ -94,6 +98,8 @@ private Q_SLOTS:
         auto counted = [&runs](JobContext &) { ++runs; };
         // A running preview is not superseded: it was asked for and is under way.
         const auto running = queue.enqueue(QStringLiteral("preview 0"), gate.work(), QStringLiteral("preview"));
+        QCOMPARE(gate.started.wait_for(30s), std::future_status::ready);
+        QCOMPARE(running->state(), JobState::Running);
         const auto first = queue.enqueue(QStringLiteral("preview 1"), counted, QStringLiteral("preview"));
         const auto other = queue.enqueue(QStringLiteral("save"), counted, QStringLiteral("save"));
         const auto second = queue.enqueue(QStringLiteral("preview 2"), counted, QStringLiteral("preview"));

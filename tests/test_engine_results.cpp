@@ -79,7 +79,7 @@ private Q_SLOTS:
         QCOMPARE(count(grid, 1, 6), 128.0);
         QCOMPARE(cell(grid, 2, 1), 3.0);
         // Not scored yet (and the head, absent here as for a tied model): NaN, no weights.
-        for (const auto [row, column] : {std::pair{1, 1}, {1, 5}, {2, 0}, {3, 0}, {3, 6}}) {
+        for (const auto &[row, column] : {std::pair{1, 1}, {1, 5}, {2, 0}, {3, 0}, {3, 6}}) {
             QVERIFY(std::isnan(cell(grid, row, column)));
             QCOMPARE(count(grid, row, column), 0.0);
         }
@@ -141,7 +141,7 @@ private Q_SLOTS:
         for (size_t i = 0; i < expected.size(); ++i)
             QVERIFY(std::abs(grid.values[i] - expected[i]) < 1e-7);
         // A partial matrix keeps its NaN rows.
-        const auto partial = similarityGrid(torch::tensor({{0.5, NAN}}), false);
+        const auto partial = similarityGrid(torch::tensor({{0.5, std::nan("")}}), false);
         QVERIFY(std::isnan(partial.values[1]));
         QVERIFY(!partial.complete);
     }

@@ -6,6 +6,8 @@
 #include <QEventLoop>
 #include <QTimer>
 
+#include <optional>
+
 namespace nugget {
 
 JobOutcome waitForJob(WorkbenchEngine &engine, int job, int timeoutMs)
@@ -14,19 +16,23 @@ JobOutcome waitForJob(WorkbenchEngine &engine, int job, int timeoutMs)
     if (!ticket)
         return {JobState::Failed, QStringLiteral("no job %1").arg(job), 0};
     QEventLoop loop;
+    std::optional<JobOutcome> delivered;
     // Connected before the check below: a job ending in between posts to this loop.
-    QObject::connect(&engine, &WorkbenchEngine::jobFinished, &loop, [&loop, job](int id, const JobOutcome &) {
-        if (id == job)
-            loop.quit();
-    });
+    QObject::connect(&engine, &WorkbenchEngine::jobFinished, &loop,
+                     [&loop, &delivered, job](int id, const JobOutcome &outcome) {
+                         if (id != job)
+                             return;
+                         delivered = outcome;
+                         loop.quit();
+                     });
     if (ticket->isFinished()) {
         QCoreApplication::processEvents();   // its signals are posted already
         return ticket->outcome().get();
     }
     QTimer::singleShot(timeoutMs, &loop, &QEventLoop::quit);
     loop.exec();
-    if (ticket->isFinished())
-        return ticket->outcome().get();
+    if (delivered)
+        return *delivered;
     return {JobState::Running, QStringLiteral("no outcome within %1 s").arg(timeoutMs / 1000.0), 0};
 }
 

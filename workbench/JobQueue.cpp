@@ -70,14 +70,13 @@ bool JobTicket::supersede()
     return true;
 }
 
-void JobTicket::finish(const JobOutcome &outcome)
+void JobTicket::end(JobState state)
 {
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        m_state = outcome.state;
-    }
-    m_promise.set_value(outcome);
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_state = state;
 }
+
+void JobTicket::fulfil(const JobOutcome &outcome) { m_promise.set_value(outcome); }
 
 JobQueue::JobQueue(Events events, int updateIntervalMs) : m_events(std::move(events)), m_interval(updateIntervalMs)
 {
@@ -157,18 +156,20 @@ void JobQueue::run(const std::shared_ptr<JobTicket> &ticket, const Work &work)
         else if (outcome.state == JobState::Cancelled && outcome.message.isEmpty())
             m_events.log({LogLevel::Info, QStringLiteral("%1: cancelled").arg(job.title), {}});
     }
+    ticket->end(outcome.state);   // before its signal: a receiver sees it ended
     if (m_events.finished)
         m_events.finished(id, outcome);
-    // Only now is the job gone from pending(): its last signal is already posted.
+    // Only now is the job gone from pending(): its last signal is already posted. The
+    // ticket's future is ready last, when the queue's own bookkeeping is done too.
     bool drained = false;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_pending.erase(id);
         drained = m_pending.empty();
     }
-    ticket->finish(outcome);
     if (drained && m_events.drained)
         m_events.drained();
+    ticket->fulfil(outcome);
 }
 
 void JobQueue::cancel(int job)

@@ -47,7 +47,8 @@ public:
     const QString &kind() const { return m_kind; }
     JobState state() const;
     bool isFinished() const;
-    // Ready once the job has ended and every signal it sent is posted.
+    // Ready once the job has ended, every signal it sent is posted and it is gone from
+    // the queue's pending jobs.
     std::shared_future<JobOutcome> outcome() const { return m_future; }
     void cancel();
 
@@ -57,7 +58,8 @@ private:
     bool start();
     // True when the job was still queued: it will end without running.
     bool supersede();
-    void finish(const JobOutcome &outcome);
+    void end(JobState state);                  // state() says so from now on
+    void fulfil(const JobOutcome &outcome);    // the future is ready from now on
 
     const int m_id;
     const QString m_title, m_kind;
