@@ -122,7 +122,7 @@ int main(int argc, char **argv)
         if (window.engine()->pendingJobs() == 0)
             shoot();
         else
-            QObject::connect(window.engine(), &WorkbenchEngine::idle, &window, shoot, Qt::SingleShotConnection);
+            QObject::connect(window.engine(), &nugget::WorkbenchEngine::idle, &window, shoot, Qt::SingleShotConnection);
     }
     return app.exec();
 }
