@@ -1,43 +1,23 @@
 #pragma once
-// Waiting for the workbench engine's jobs in tests.
+// Waiting for the workbench engine's jobs in tests: a local event loop until the engine
+// reports the job's end (or goes idle), never polling.
 
 #include "EngineResults.h"
+#include "EngineWaits.h"
 #include "WorkbenchEngine.h"
-
-#include <QElapsedTimer>
-#include <QTest>
-
-#include <map>
 
 namespace nugget::test {
 
-// Outcomes by job id, recorded from the moment the engine exists: a fast job can finish
-// before a spy created after the call would connect. Signals come from the compute
-// thread; the engine as context queues them to this thread.
 class JobOutcomes
 {
 public:
-    explicit JobOutcomes(WorkbenchEngine &engine)
-    {
-        QObject::connect(&engine, &WorkbenchEngine::jobFinished, &engine,
-                         [this](int job, const JobOutcome &outcome) { m_outcomes[job] = outcome; });
-    }
-    JobOutcome wait(int job)
-    {
-        QElapsedTimer clock;
-        clock.start();
-        while (!m_outcomes.count(job) && clock.elapsed() < 300000)
-            QTest::qWait(20);
-        if (m_outcomes.count(job))
-            return m_outcomes[job];
-        JobOutcome timedOut;
-        timedOut.state = JobState::Queued;
-        timedOut.message = QStringLiteral("no outcome within 300 s");
-        return timedOut;
-    }
+    explicit JobOutcomes(WorkbenchEngine &engine) : m_engine(engine) {}
+    // The job's outcome once its jobFinished (and every result it sent before) has been
+    // delivered here; on timeout a Running outcome saying so.
+    JobOutcome wait(int job, int timeoutMs = 300000) { return waitForJob(m_engine, job, timeoutMs); }
 
 private:
-    std::map<int, JobOutcome> m_outcomes;
+    WorkbenchEngine &m_engine;
 };
 
 } // namespace nugget::test

@@ -3,6 +3,7 @@
 
 #include "ModelFolderFixtures.h"
 
+#include "ResultConversion.h"
 #include "models/ModelStructureModel.h"
 #include "panes/ModelPane.h"
 
@@ -18,6 +19,8 @@ class TestModelPane : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void initTestCase() { ModelPane::setFolderReader(readModelFolderSummary); }   // as the window does
+
     void showsArchitectureAndTensorTree()
     {
         NUGGET_REQUIRE_SHARED("models/stories260K/config.json");

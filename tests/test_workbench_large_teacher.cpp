@@ -1,8 +1,10 @@
 // A teacher too large for memory stays on disk in the workbench. NUGGET_MEMORY_BYTES
 // makes the demo teacher (12.9 MB in float32) count as too large for half of 20 MB
-// while the student (5 MB) fits. Against an engine holding the same teacher in memory:
-// the pair loads with the teacher memory-mapped, its sensitivity streams into a session
-// file with the same grid, layer similarity streams its layers to the same CKA, the
+// while the student (5 MB) fits. Against an engine holding the same teacher in memory
+// and scoring it there (the in-memory sensitivity with a gradient for every weight, and
+// the layer similarity from the loaded model): the pair loads with the teacher
+// memory-mapped, its sensitivity streams into a session file with the same grid (within
+// float32 summation order), layer similarity streams its layers to the same CKA, the
 // dimension map and a transfer run read the scores from that file and agree, and saving
 // and reopening a session keeps the scores on disk. A student too large is refused.
 
@@ -65,6 +67,7 @@ struct Views
     int similarityUpdates = 0;
     SimilarityGrid similarity;   // the complete one
     QStringList log;
+    QStringList progress;        // the jobs' progress messages
 };
 
 struct MemoryBudget
@@ -89,6 +92,8 @@ void collect(WorkbenchEngine &engine, Views &views)
             views.similarity = g;
     });
     QObject::connect(&engine, &WorkbenchEngine::logMessage, &engine, [&views](const LogEntry &e) { views.log << e.text; });
+    QObject::connect(&engine, &WorkbenchEngine::jobProgress, &engine,
+                     [&views](int, double, const QString &message) { views.progress << message; });
 }
 
 void runAll(WorkbenchEngine &engine, JobOutcomes &outcomes)
@@ -96,7 +101,7 @@ void runAll(WorkbenchEngine &engine, JobOutcomes &outcomes)
     NUGGET_DONE(outcomes, engine.loadPair(demoDir() + QStringLiteral("/teacher"), demoDir() + QStringLiteral("/student")));
     NUGGET_DONE(outcomes, engine.loadTask(demoTask(), 96));
     SensitivityRequest request;
-    request.streamed = true;   // the in-memory engine too: the same arithmetic on both sides
+    request.streamed = false;   // a teacher in memory is scored there; a mapped one streams
     request.computeDtype = QStringLiteral("float32");
     request.similarity = true;
     NUGGET_DONE(outcomes, engine.computeSensitivity(request));
@@ -139,6 +144,10 @@ private Q_SLOTS:
         }
         QVERIFY(!inMemory.pair.teacherMapped);
         QVERIFY(inMemory.similarityUpdates > 0);
+        // The in-memory pass reports per seed sample (the streamed one per parameter).
+        const auto inMemoryProgress = inMemory.progress.join(u'\n');
+        QVERIFY2(inMemoryProgress.contains(QStringLiteral("teacher sample %1/%1").arg(inMemory.grid.samples)),
+                 qPrintable(inMemoryProgress));
 
         QTemporaryDir dir;
         const QString saved = dir.filePath(QStringLiteral("saved.h5"));
@@ -156,9 +165,11 @@ private Q_SLOTS:
         QVERIFY(onDisk.pair.teacherBytes <= file && onDisk.pair.teacherBytes > file - 65536);
         QCOMPARE(onDisk.pair.studentBytes, inMemory.pair.studentBytes);
         QVERIFY2(onDisk.log.join(u'\n').contains(QLatin1String("stays on disk")), qPrintable(onDisk.log.join(u'\n')));
+        QVERIFY(!onDisk.progress.join(u'\n').contains(QLatin1String("teacher sample")));
 
-        // The grid's totals come from the float32 scores as they stream past.
-        compareGrids(onDisk.grid, inMemory.grid, 1e-6);
+        // The grid's totals come from the float32 scores as they stream past: the
+        // in-memory scores within float32 summation order.
+        compareGrids(onDisk.grid, inMemory.grid, 1e-4);
         if (QTest::currentTestFailed())
             return;
         // Layer similarity from the teacher's layers streamed one at a time.
@@ -166,7 +177,7 @@ private Q_SLOTS:
         QCOMPARE(onDisk.similarity.teacherLayers, inMemory.similarity.teacherLayers);
         QCOMPARE(onDisk.similarity.values.size(), inMemory.similarity.values.size());
         for (size_t i = 0; i < inMemory.similarity.values.size(); ++i)
-            QVERIFY2(std::abs(onDisk.similarity.values[i] - inMemory.similarity.values[i]) < 1e-6,
+            QVERIFY2(std::abs(onDisk.similarity.values[i] - inMemory.similarity.values[i]) < 1e-5,
                      qPrintable(QStringLiteral("CKA cell %1: %2 vs %3").arg(i).arg(onDisk.similarity.values[i])
                                     .arg(inMemory.similarity.values[i])));
 

@@ -6,6 +6,7 @@
 #include "TestSupport.h"
 
 #include "MainWindow.h"
+#include "EngineWaits.h"
 #include "UiStallProbe.h"
 #include "WorkbenchEngine.h"
 #include "models/JobListModel.h"
@@ -23,6 +24,8 @@
 #include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QTemporaryDir>
+#include <QThread>
+#include <QTimer>
 
 using namespace nugget;
 
@@ -36,20 +39,13 @@ TaskFiles demoTask()
             demoDir() + QStringLiteral("/tasks/transfer_eval.jsonl"), QStringLiteral("exact-match")};
 }
 
-// Waits for a job's end and returns its state.
+// Waits for a job's end (its jobFinished delivered, the job list updated) and returns
+// its state; Running on timeout.
 JobState waitFor(MainWindow &window, int job, int timeoutMs = 300000)
 {
     if (job == 0)
         return JobState::Failed;
-    QElapsedTimer clock;
-    clock.start();
-    while (clock.elapsed() < timeoutMs) {
-        const auto state = window.jobs()->stateOf(job);
-        if (window.jobs()->rowOf(job) >= 0 && state != JobState::Queued && state != JobState::Running)
-            return state;
-        QTest::qWait(10);
-    }
-    return JobState::Running;
+    return waitForJob(*window.engine(), job, timeoutMs).state;
 }
 
 // Opens the demo pair and task and waits until both are loaded.
@@ -197,7 +193,7 @@ private Q_SLOTS:
         QTest::mouseClick(heatmap->plotWidget(), Qt::LeftButton, {}, heatmap->cellCentre(freed + 1, 3));
         QVERIFY(!selection->chosen().count(freed));
         QVERIFY(!selection->isComplete());
-        QCOMPARE(selection->strategy(), LayerStrategy::Manual);
+        QCOMPARE(selection->strategy(), LayerSelectionModel::manual());
         QCOMPARE(window.alignmentView()->mapping().back(), -1);
         QVERIFY(!heatmap->selectedRows().contains(freed + 1));
 
@@ -304,8 +300,22 @@ private Q_SLOTS:
         QVERIFY(window.selection()->isComplete());
     }
 
+    // The compute thread scores while the UI thread redraws the live heatmap: the
+    // longest stall the probe measures stays far below what a user notices (a UI thread
+    // that ran the job itself would stall for the whole job, seconds). The probe itself
+    // is checked to see a deliberately blocked UI thread, so the bound can fail.
     void uiStaysResponsiveDuringSensitivity()
     {
+        constexpr double boundMs = 250;
+        {
+            UiStallProbe probe;
+            probe.start();
+            QTimer::singleShot(20, [] { QThread::msleep(400); });   // the UI thread blocked
+            QTest::qWait(600);
+            probe.stop();
+            QVERIFY2(probe.longestStallMs() > boundMs,
+                     qPrintable(QStringLiteral("a 400 ms block measured as %1 ms").arg(probe.longestStallMs())));
+        }
         MainWindow window;
         window.show();
         QVERIFY(openDemo(window));
@@ -313,10 +323,11 @@ private Q_SLOTS:
         probe.start();
         QCOMPARE(waitFor(window, window.computeSensitivity()), JobState::Done);
         probe.stop();
-        // Recorded, not asserted against a time: `nugget-cli bench ui` reports it.
         qInfo("longest UI stall during sensitivity: %.1f ms over %d ticks (mean gap %.2f ms)", probe.longestStallMs(),
               probe.ticks(), probe.meanGapMs());
-        QVERIFY(probe.ticks() > 0);
+        QVERIFY(probe.ticks() > 10);
+        QVERIFY2(probe.longestStallMs() < boundMs,
+                 qPrintable(QStringLiteral("the UI thread stalled %1 ms during sensitivity").arg(probe.longestStallMs())));
     }
 };
 

@@ -1,14 +1,21 @@
 #pragma once
 // The workbench's compute engine. Every request (load, score, align, preview, run,
-// save, export) becomes a job queued on one compute thread that owns the models and the
-// torch device; the caller's thread never waits for it. Results come back as signals
-// carrying plain values (EngineResults.h). Live results (sensitivity after each seed
-// sample, similarity rows, training steps, progress) are coalesced on the compute thread
-// to at most one every updateIntervalMs(), with the final state always delivered.
-// Cancelling a job (or destroying the engine) stops it at the next sample or
-// micro-batch; outputs are written to temporary files and renamed only when complete.
+// save, export) becomes a job queued on one compute thread (JobQueue.h) that owns the
+// models and the torch device; the caller's thread never waits for it. Results come
+// back as signals carrying plain values (EngineResults.h). Live results (sensitivity
+// after each seed sample, similarity rows, training steps, progress) are coalesced on
+// the compute thread to at most one every updateIntervalMs(), with the final state
+// always delivered. Cancelling a job (or destroying the engine) stops it at the next
+// sample or micro-batch; outputs are written to temporary files and renamed only when
+// complete. A newer dimension-map preview supersedes one still queued.
+//
+// The jobs live one family per file: EnginePairJobs.cpp (pair, task),
+// EngineSensitivityJobs.cpp, EnginePreviewJobs.cpp, EngineRunJobs.cpp (runs, controls,
+// evaluation), EngineSessionJobs.cpp (save, open), EngineExportJobs.cpp.
 
+#include "EngineRequests.h"
 #include "EngineResults.h"
+#include "JobQueue.h"
 
 #include <QObject>
 
@@ -18,21 +25,8 @@
 
 namespace nugget {
 
+struct EngineState;
 struct TransferRecipe;
-
-struct SensitivityRequest
-{
-    QString metric = QStringLiteral("taylor");   // taylor | fisher | magnitude
-    int maxLength = 256;                         // tokens per seed sample
-    bool includeStudent = false;                 // also score the student
-    bool similarity = true;                      // then the teacher x student layer CKA
-    // Score layer by layer from the mapped weights (core/transfer/StreamedSensitivity);
-    // automatic for a model whose float32 size exceeds half of this machine's memory.
-    bool streamed = false;
-    // Of the streamed path: float32, bfloat16 or auto (bfloat16 where the device runs it
-    // at least twice as fast); empty: auto for a model too large for memory, else float32.
-    QString computeDtype;
-};
 
 class WorkbenchEngine : public QObject
 {
@@ -45,12 +39,14 @@ public:
 
     static constexpr int updateIntervalMs() { return 40; }   // about 25 updates a second
 
-    // Each returns the job's id at once. A failing job reports through jobFinished
-    // (and logMessage) and leaves the engine's previous state (models, task, scores) intact.
+    // Each returns the job's id at once (follow it through job(id) or the job signals).
+    // A failing job reports through jobFinished (and logMessage) and leaves the engine's
+    // previous state (models, task, scores) intact.
     int loadPair(const QString &teacherDir, const QString &studentDir);
     int loadTask(const TaskFiles &files, int maxLength);
     int computeSensitivity(const SensitivityRequest &request);
     // teacherLayer -1 with module "embed"/"head" for the matrices outside the layers.
+    // Supersedes a preview still queued: that one ends cancelled without running.
     int previewReduction(int teacherLayer, const QString &module, const QString &structure, quint64 seed,
                          int maxImageSide = 256);
     // Injection (as recipe.init says, with recipe.layers as the layer choice), LoRA
@@ -67,6 +63,9 @@ public:
     int exportAdapter(const QString &dir);
     int exportMerged(const QString &dir);
 
+    // The job with this id, queued, running or finished: its state, a future of its
+    // outcome, cancel. Null for an id this engine never returned.
+    std::shared_ptr<JobTicket> job(int id) const;
     void cancel(int job);
     void cancelAll();
     // Jobs queued or running.
@@ -78,6 +77,10 @@ Q_SIGNALS:
     void jobProgress(int job, double fraction, const QString &message);
     void jobFinished(int job, const nugget::JobOutcome &outcome);
     void logMessage(const nugget::LogEntry &entry);
+    // Nothing is queued or running, and every signal the finished jobs sent has been
+    // delivered to receivers on this engine's thread. Emitted on this engine's thread
+    // each time the queue drains.
+    void idle();
 
     void pairLoaded(const nugget::PairSummary &pair);
     void taskLoaded(const nugget::TaskSummary &task);
@@ -91,12 +94,12 @@ Q_SIGNALS:
     void trainedModelChanged(bool available);
 
 private:
-    struct Job;
-    struct State;
-    class Worker;
-    int enqueue(const QString &title, std::function<void(Job &)> work);
+    // `kind`: a newer job of the same kind supersedes this one while it is queued.
+    int enqueue(const QString &title, std::function<void(JobContext &)> work, const QString &kind = {});
+    EngineState &state() { return *m_state; }
 
-    std::unique_ptr<Worker> m_worker;
+    std::unique_ptr<EngineState> m_state;   // declared first: outlives the queue's thread
+    std::unique_ptr<JobQueue> m_queue;
 };
 
 } // namespace nugget

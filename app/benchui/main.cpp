@@ -4,6 +4,7 @@
 
 #include "CommandLine.h"
 
+#include "EngineWaits.h"
 #include "Error.h"
 #include "MainWindow.h"
 #include "Runtime.h"
@@ -19,7 +20,6 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QEventLoop>
-#include <QThread>
 
 #include <c10/util/Exception.h>
 
@@ -28,20 +28,6 @@
 namespace nugget::cli {
 
 namespace {
-
-bool waitForIdle(WorkbenchEngine &engine, int timeoutMs)
-{
-    QElapsedTimer clock;
-    clock.start();
-    while (engine.pendingJobs() > 0) {
-        if (clock.elapsed() > timeoutMs)
-            return false;
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
-        QThread::msleep(2);
-    }
-    QCoreApplication::processEvents();
-    return true;
-}
 
 void spin(int milliseconds)
 {

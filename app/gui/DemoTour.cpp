@@ -1,6 +1,7 @@
 #include "DemoTour.h"
 
 #include "DemoFolder.h"
+#include "EngineWaits.h"
 #include "MainWindow.h"
 #include "WorkbenchEngine.h"
 #include "io/AtomicFile.h"
@@ -22,7 +23,6 @@
 #include <QLineEdit>
 #include <QStandardItemModel>
 #include <QTemporaryDir>
-#include <QThread>
 #include <QTimer>
 
 #include <cstdio>
@@ -48,36 +48,23 @@ namespace {
 class Tour
 {
 public:
-    Tour(MainWindow &window, const QString &dir) : m_window(window), m_dir(dir)
-    {
-        QObject::connect(window.engine(), &WorkbenchEngine::jobFinished, &m_context,
-                         [this](int job, const JobOutcome &outcome) { m_finished.insert(job, outcome); });
-    }
+    Tour(MainWindow &window, const QString &dir) : m_window(window), m_dir(dir) {}
 
     // Waits for a job; throws Error naming the stage when it fails or takes too long.
     void wait(int job, const QString &stage, int timeoutSeconds = 600)
     {
         if (job == 0)
             throw Error(stage.toStdString() + ": " + m_window.lastError().toStdString());
-        QElapsedTimer clock;
-        clock.start();
-        while (!m_finished.contains(job)) {
-            if (clock.elapsed() > timeoutSeconds * 1000)
-                throw Error(stage.toStdString() + ": no result after " + std::to_string(timeoutSeconds) + " s");
-            QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
-            QThread::msleep(5);
-        }
-        const auto outcome = m_finished.value(job);
+        const auto outcome = waitForJob(*m_window.engine(), job, timeoutSeconds * 1000);
+        if (outcome.state == JobState::Running)
+            throw Error(stage.toStdString() + ": no result after " + std::to_string(timeoutSeconds) + " s");
         if (outcome.state != JobState::Done)
             throw Error(stage.toStdString() + ": " + outcome.message.toStdString());
     }
     // Until the engine has nothing queued and every signal it sent is handled.
     void settle()
     {
-        while (m_window.engine()->pendingJobs() > 0) {
-            QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
-            QThread::msleep(5);
-        }
+        waitForIdle(*m_window.engine(), 600000);
         for (int i = 0; i < 5; ++i)
             QCoreApplication::processEvents();
     }
@@ -105,8 +92,6 @@ public:
 private:
     MainWindow &m_window;
     QString m_dir;
-    QObject m_context;
-    QHash<int, JobOutcome> m_finished;
     QString m_guide;
 };
 

@@ -1,5 +1,7 @@
 #include "MainWindow.h"
 
+#include "PanelBindings.h"
+#include "ResultConversion.h"
 #include "WorkbenchEngine.h"
 #include "models/JobListModel.h"
 #include "models/LayerSelectionModel.h"
@@ -91,10 +93,11 @@ MainWindow::MainWindow(QWidget *parent)
 {
     setWindowTitle(tr("Nugget: parametric knowledge transfer workbench"));
     m_engine = new WorkbenchEngine(this);
-    m_selection = new LayerSelectionModel(this);
+    m_selection = new LayerSelectionModel(proposeLayers, this);
     m_jobs = new JobListModel(this);
 
     // Models, side by side.
+    ModelPane::setFolderReader(readModelFolderSummary);
     m_teacher = new ModelPane(tr("Teacher"), this);
     m_student = new ModelPane(tr("Student"), this);
     auto *models = new QSplitter(Qt::Horizontal, this);
@@ -231,10 +234,11 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_engine, &WorkbenchEngine::sessionOpened, this, [this](const SessionSummary &session) {
         if (!session.recipe.isEmpty()) {
             try {
-                const auto recipe = TransferRecipe::fromJson(session.recipe, session.path.toStdString());
-                m_task->loadFrom(recipe);
-                m_picker->loadFrom(recipe);
-                m_run->loadFrom(recipe);
+                const auto settings =
+                    recipeSettings(TransferRecipe::fromJson(session.recipe, session.path.toStdString()));
+                m_task->loadFrom(settings);
+                m_picker->loadFrom(settings);
+                m_run->loadFrom(settings);
             } catch (const Error &e) {
                 m_log->append({LogLevel::Warning, QString::fromUtf8(e.what()), session.path});
             }
@@ -407,9 +411,10 @@ void MainWindow::rebuildRecentMenu()
 void MainWindow::setBaseRecipe(const TransferRecipe &recipe)
 {
     *m_baseRecipe = recipe;
-    m_task->loadFrom(recipe);
-    m_picker->loadFrom(recipe);
-    m_run->loadFrom(recipe);
+    const auto settings = recipeSettings(recipe);
+    m_task->loadFrom(settings);
+    m_picker->loadFrom(settings);
+    m_run->loadFrom(settings);
 }
 
 TransferRecipe MainWindow::currentRecipe() const
@@ -419,9 +424,11 @@ TransferRecipe MainWindow::currentRecipe() const
         recipe.teacher = m_teacher->modelInfo()->folder;
     if (m_student->modelInfo())
         recipe.student = m_student->modelInfo()->folder;
-    m_task->applyTo(recipe);
-    m_picker->applyTo(recipe);
-    m_run->applyTo(recipe);
+    auto settings = recipeSettings(recipe);
+    m_task->applyTo(settings);
+    m_picker->applyTo(settings);
+    m_run->applyTo(settings);
+    applySettings(settings, recipe);
     recipe.training.seed = recipe.seed;
     return recipe;
 }

@@ -5,7 +5,7 @@
 // the compute engine; the window only sends requests and shows what comes back.
 
 #include "EngineResults.h"
-#include "io/ModelFolderInfo.h"
+#include "ModelFolderSummary.h"
 
 #include <QMainWindow>
 
@@ -136,7 +136,7 @@ private:
     {
         int job = 0;
         ModelPane *pane = nullptr;
-        std::optional<ModelFolderInfo> previous;
+        std::optional<ModelFolderSummary> previous;
     };
     std::optional<PendingPair> m_pending;
     bool m_interactive = true;

@@ -113,17 +113,16 @@ int main(int argc, char **argv)
     if (scripted) {
         const QString path = parser.value(QStringLiteral("screenshot"));
         // After the pair and task jobs are through, so the panes show what was loaded.
-        auto *poll = new QTimer(&window);
-        QObject::connect(poll, &QTimer::timeout, &window, [&window, path, status, poll] {
-            if (window.engine()->pendingJobs() > 0)
-                return;
-            poll->stop();
+        auto shoot = [&window, path, status] {
             QTimer::singleShot(100, &window, [&window, path, status] {
                 const bool saved = window.grab().save(path);
                 QApplication::exit(saved && window.lastError().isEmpty() ? status : 1);
             });
-        });
-        poll->start(50);
+        };
+        if (window.engine()->pendingJobs() == 0)
+            shoot();
+        else
+            QObject::connect(window.engine(), &nugget::WorkbenchEngine::idle, &window, shoot, Qt::SingleShotConnection);
     }
     return app.exec();
 }

@@ -1,12 +1,20 @@
 #include "models/LayerSelectionModel.h"
 
-#include "Error.h"
-
 #include <QStringList>
 
 namespace nugget {
 
-LayerSelectionModel::LayerSelectionModel(QObject *parent) : QObject(parent) { describe(); }
+namespace {
+
+const QString sensitivityStrategy = QStringLiteral("sensitivity");
+
+} // namespace
+
+LayerSelectionModel::LayerSelectionModel(Selector selector, QObject *parent)
+    : QObject(parent), m_selector(std::move(selector))
+{
+    describe();
+}
 
 void LayerSelectionModel::setLayerCounts(int teacherLayers, int studentLayers)
 {
@@ -14,15 +22,15 @@ void LayerSelectionModel::setLayerCounts(int teacherLayers, int studentLayers)
     m_studentLayers = studentLayers;
     m_scores.clear();
     m_chosen.clear();
-    if (m_strategy == LayerStrategy::Manual)
-        m_strategy = LayerStrategy::Sensitivity;
+    if (m_strategy == manual())
+        m_strategy = sensitivityStrategy;
     apply();
 }
 
 void LayerSelectionModel::setLayerScores(const std::vector<double> &scores)
 {
     m_scores = scores;
-    if (m_strategy != LayerStrategy::Manual) {
+    if (m_strategy != manual()) {
         apply();
     } else {
         describe();
@@ -30,30 +38,27 @@ void LayerSelectionModel::setLayerScores(const std::vector<double> &scores)
     }
 }
 
-void LayerSelectionModel::setStrategy(LayerStrategy strategy, quint64 seed)
+void LayerSelectionModel::setStrategy(const QString &strategy, quint64 seed)
 {
     m_strategy = strategy;
     m_seed = seed;
-    if (strategy != LayerStrategy::Manual) {
+    if (strategy != manual()) {
         apply();
     } else {
         describe();
         Q_EMIT changed();
     }
 }
-
-QString LayerSelectionModel::strategyName() const { return QString::fromStdString(layerStrategyName(m_strategy)); }
 
 void LayerSelectionModel::apply()
 {
     m_chosen.clear();
     const bool fits = m_teacherLayers > 0 && m_studentLayers > 0 && m_teacherLayers >= m_studentLayers;
     // Sensitivity needs scores; until they exist the choice stays empty.
-    if (fits && (m_strategy != LayerStrategy::Sensitivity || int(m_scores.size()) == m_teacherLayers)) {
-        const auto scores = m_strategy == LayerStrategy::Sensitivity ? m_scores
+    if (fits && (m_strategy != sensitivityStrategy || int(m_scores.size()) == m_teacherLayers)) {
+        const auto scores = m_strategy == sensitivityStrategy ? m_scores
                                                                        : std::vector<double>(size_t(m_teacherLayers), 0.0);
-        const auto selection = selectLayers(m_strategy, scores, m_studentLayers, m_seed);
-        for (const auto layer : selection.teacherLayers)
+        for (const auto layer : m_selector(m_strategy, scores, m_studentLayers, m_seed))
             m_chosen.insert(int(layer));
     }
     describe();
@@ -76,7 +81,7 @@ bool LayerSelectionModel::toggle(int teacherLayer)
     }
     if (!m_chosen.erase(teacherLayer))
         m_chosen.insert(teacherLayer);
-    m_strategy = LayerStrategy::Manual;
+    m_strategy = manual();
     describe();
     Q_EMIT changed();
     return true;
@@ -93,7 +98,7 @@ bool LayerSelectionModel::setManual(const std::vector<int64_t> &layers)
     if (int(chosen.size()) > m_studentLayers)
         return false;
     m_chosen = chosen;
-    m_strategy = LayerStrategy::Manual;
+    m_strategy = manual();
     describe();
     Q_EMIT changed();
     return true;
@@ -111,7 +116,7 @@ std::vector<int> LayerSelectionModel::mapping() const
 
 QString LayerSelectionModel::recipeValue() const
 {
-    if (m_strategy != LayerStrategy::Manual)
+    if (m_strategy != manual())
         return strategyName();
     QStringList layers;
     for (const auto layer : m_chosen)
@@ -131,7 +136,7 @@ void LayerSelectionModel::describe()
                         .arg(m_studentLayers);
         return;
     }
-    if (m_strategy == LayerStrategy::Sensitivity && m_chosen.empty()) {
+    if (m_strategy == sensitivityStrategy && m_chosen.empty()) {
         m_message = tr("Compute the teacher's sensitivity to choose its %1 most sensitive layers, or pick %1 layers "
                        "by clicking heatmap rows.")
                         .arg(m_studentLayers);

@@ -7,11 +7,11 @@
 // enough are chosen the mapping has gaps. The i-th chosen layer (in depth order) feeds
 // student layer i.
 
-#include "transfer/LayerSelection.h"
-
 #include <QObject>
 #include <QString>
 
+#include <cstdint>
+#include <functional>
 #include <set>
 #include <vector>
 
@@ -22,7 +22,14 @@ class LayerSelectionModel : public QObject
     Q_OBJECT
 
 public:
-    explicit LayerSelectionModel(QObject *parent = nullptr);
+    // The layers a strategy (sensitivity | top | last | random) proposes for a student of
+    // `studentLayers` layers from the teacher's layer scores; the window passes the
+    // core's rule (selectLayers), so this model needs no core library.
+    using Selector = std::function<std::vector<int64_t>(const QString &strategy, const std::vector<double> &scores,
+                                                        int studentLayers, quint64 seed)>;
+    static QString manual() { return QStringLiteral("manual"); }
+
+    explicit LayerSelectionModel(Selector selector, QObject *parent = nullptr);
 
     // New pair: clears scores and the choice, then applies the current strategy.
     void setLayerCounts(int teacherLayers, int studentLayers);
@@ -32,9 +39,10 @@ public:
     void setLayerScores(const std::vector<double> &scores);
     bool hasScores() const { return !m_scores.empty(); }
 
-    void setStrategy(LayerStrategy strategy, quint64 seed = 0);
-    LayerStrategy strategy() const { return m_strategy; }
-    QString strategyName() const;
+    // sensitivity | top | last | random | manual (the recipe's names).
+    void setStrategy(const QString &strategy, quint64 seed = 0);
+    const QString &strategy() const { return m_strategy; }
+    QString strategyName() const { return m_strategy; }
 
     // Toggles a teacher layer; returns false (and explains through message()) when it
     // would choose more layers than the student has.
@@ -62,7 +70,8 @@ private:
 
     int m_teacherLayers = 0, m_studentLayers = 0;
     std::vector<double> m_scores;
-    LayerStrategy m_strategy = LayerStrategy::Sensitivity;
+    Selector m_selector;
+    QString m_strategy = QStringLiteral("sensitivity");
     quint64 m_seed = 0;
     std::set<int> m_chosen;
     QString m_message;

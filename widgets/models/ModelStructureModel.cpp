@@ -50,7 +50,7 @@ void ModelStructureModel::clearModel()
     removeRows(0, rowCount());
 }
 
-void ModelStructureModel::setModelInfo(const ModelFolderInfo &info)
+void ModelStructureModel::setModelInfo(const ModelFolderSummary &info)
 {
     clearModel();
     for (const auto &tensor : info.tensors) {
@@ -62,7 +62,7 @@ void ModelStructureModel::setModelInfo(const ModelFolderInfo &info)
         const int row = node->row();
         node->setData(QString::fromStdString(tensor.name), TensorNameRole);
         node->setToolTip(QString::fromStdString(tensor.name));
-        parent->child(row, ShapeColumn)->setText(QString::fromStdString(shapeText(tensor.shape)));
+        parent->child(row, ShapeColumn)->setText(QString::fromStdString(tensor.shapeText));
         parent->child(row, DtypeColumn)->setText(QString::fromStdString(tensor.dtypeName));
         auto *count = parent->child(row, ParametersColumn);
         count->setData(static_cast<qint64>(tensor.numel()), Qt::UserRole);

@@ -2,7 +2,7 @@
 // A model's tensors as a tree (model > layers > 3 > self_attn > q_proj > weight) with
 // shape, dtype and parameter count per row; inner rows sum their children.
 
-#include "io/ModelFolderInfo.h"
+#include "ModelFolderSummary.h"
 
 #include <QStandardItemModel>
 
@@ -17,7 +17,7 @@ public:
     enum Role { TensorNameRole = Qt::UserRole + 1 };
 
     explicit ModelStructureModel(QObject *parent = nullptr);
-    void setModelInfo(const ModelFolderInfo &info);
+    void setModelInfo(const ModelFolderSummary &info);
     void clearModel();
 };
 

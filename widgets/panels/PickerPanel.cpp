@@ -1,8 +1,8 @@
 #include "panels/PickerPanel.h"
 
 #include "models/LayerSelectionModel.h"
+#include "EngineRequests.h"
 #include "transfer/RecipeChoices.h"
-#include "transfer/TransferRecipe.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -111,14 +111,11 @@ PickerPanel::PickerPanel(LayerSelectionModel *selection, QWidget *parent) : QWid
     layout->addStretch(1);
 
     connect(m_strategy, &QComboBox::currentTextChanged, this, [this](const QString &name) {
-        if (name == QLatin1String("manual"))
-            m_selection->setStrategy(LayerStrategy::Manual);
-        else
-            m_selection->setStrategy(parseLayerStrategy(name.toStdString()), quint64(m_seed->value()));
+        m_selection->setStrategy(name, name == LayerSelectionModel::manual() ? 0 : quint64(m_seed->value()));
     });
     connect(m_seed, qOverload<int>(&QSpinBox::valueChanged), this, [this] {
-        if (m_selection->strategy() == LayerStrategy::Random)
-            m_selection->setStrategy(LayerStrategy::Random, quint64(m_seed->value()));
+        if (m_selection->strategy() == QLatin1String("random"))
+            m_selection->setStrategy(QStringLiteral("random"), quint64(m_seed->value()));
     });
     connect(m_structure, &QComboBox::currentTextChanged, this, &PickerPanel::structureChanged);
     connect(m_selection, &LayerSelectionModel::changed, this, &PickerPanel::syncFromSelection);
@@ -147,30 +144,30 @@ SensitivityRequest PickerPanel::sensitivityRequest(int maxLength) const
 QString PickerPanel::structure() const { return m_structure->currentText(); }
 quint64 PickerPanel::seed() const { return quint64(m_seed->value()); }
 
-void PickerPanel::applyTo(TransferRecipe &recipe) const
+void PickerPanel::applyTo(RecipeSettings &recipe) const
 {
-    recipe.sensitivityMetric = m_metric->currentText().toStdString();
-    recipe.layers = m_selection->recipeValue().toStdString();
-    recipe.structure = m_structure->currentText().toStdString();
-    recipe.origin = m_origin->currentText().toStdString();
-    recipe.split = m_split->currentText().toStdString();
-    recipe.lora.rank = m_rank->value();
-    recipe.lora.alpha = m_alpha->value();
-    recipe.lora.dropout = m_dropout->value();
+    recipe.sensitivityMetric = m_metric->currentText();
+    recipe.layers = m_selection->recipeValue();
+    recipe.structure = m_structure->currentText();
+    recipe.origin = m_origin->currentText();
+    recipe.split = m_split->currentText();
+    recipe.rank = m_rank->value();
+    recipe.alpha = m_alpha->value();
+    recipe.dropout = m_dropout->value();
     recipe.seed = quint64(m_seed->value());
 }
 
-void PickerPanel::loadFrom(const TransferRecipe &recipe)
+void PickerPanel::loadFrom(const RecipeSettings &recipe)
 {
-    m_metric->setCurrentText(QString::fromStdString(recipe.sensitivityMetric));
-    m_structure->setCurrentText(QString::fromStdString(recipe.structure));
-    m_origin->setCurrentText(QString::fromStdString(recipe.origin));
-    m_split->setCurrentText(QString::fromStdString(recipe.split));
-    m_rank->setValue(int(recipe.lora.rank));
-    m_alpha->setValue(recipe.lora.alpha);
-    m_dropout->setValue(recipe.lora.dropout);
+    m_metric->setCurrentText(recipe.sensitivityMetric);
+    m_structure->setCurrentText(recipe.structure);
+    m_origin->setCurrentText(recipe.origin);
+    m_split->setCurrentText(recipe.split);
+    m_rank->setValue(int(recipe.rank));
+    m_alpha->setValue(recipe.alpha);
+    m_dropout->setValue(recipe.dropout);
     m_seed->setValue(int(recipe.seed));
-    const auto layers = QString::fromStdString(recipe.layers);
+    const auto &layers = recipe.layers;
     if (m_strategy->findText(layers) >= 0)
         m_strategy->setCurrentText(layers);
 }

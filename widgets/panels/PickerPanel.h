@@ -3,7 +3,7 @@
 // strategy, or by hand through clicks on the heatmap and alignment rows) and how each
 // chosen matrix is cut to the student's shape and factorised.
 
-#include "WorkbenchEngine.h"
+#include "EngineRequests.h"
 
 #include <QWidget>
 
@@ -17,7 +17,7 @@ class QSpinBox;
 namespace nugget {
 
 class LayerSelectionModel;
-struct TransferRecipe;
+struct RecipeSettings;
 
 class PickerPanel : public QWidget
 {
@@ -29,8 +29,8 @@ public:
     SensitivityRequest sensitivityRequest(int maxLength) const;
     QString structure() const;
     quint64 seed() const;
-    void applyTo(TransferRecipe &recipe) const;   // layers, structure, origin, split, LoRA shape, metric
-    void loadFrom(const TransferRecipe &recipe);
+    void applyTo(RecipeSettings &recipe) const;   // layers, structure, origin, split, LoRA shape, metric
+    void loadFrom(const RecipeSettings &recipe);
     QPushButton *computeButton() const { return m_compute; }
     QString statusText() const;
 

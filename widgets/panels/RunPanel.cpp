@@ -2,8 +2,8 @@
 
 #include "plot/ComparisonChart.h"
 #include "plot/SeriesChart.h"
+#include "EngineRequests.h"
 #include "transfer/RecipeChoices.h"
-#include "transfer/TransferRecipe.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -136,23 +136,23 @@ RunPanel::RunPanel(QWidget *parent) : QWidget(parent)
     connect(m_controls, &QPushButton::clicked, this, &RunPanel::controlsRequested);
 }
 
-void RunPanel::applyTo(TransferRecipe &recipe) const
+void RunPanel::applyTo(RecipeSettings &recipe) const
 {
-    recipe.init = m_init->currentText().toStdString();
-    recipe.training.epochs = m_epochs->value();
-    recipe.training.batchSize = m_batch->value();
-    recipe.training.microBatchSize = std::min<int64_t>(recipe.training.microBatchSize, m_batch->value());
-    recipe.training.learningRate = m_learningRate->value();
+    recipe.init = m_init->currentText();
+    recipe.epochs = m_epochs->value();
+    recipe.batchSize = m_batch->value();
+    recipe.microBatchSize = std::min<int64_t>(recipe.microBatchSize, m_batch->value());
+    recipe.learningRate = m_learningRate->value();
     recipe.evalLimit = m_evalLimit->value();
     recipe.maxNewTokens = m_maxNewTokens->value();
 }
 
-void RunPanel::loadFrom(const TransferRecipe &recipe)
+void RunPanel::loadFrom(const RecipeSettings &recipe)
 {
-    m_init->setCurrentText(QString::fromStdString(recipe.init));
-    m_epochs->setValue(int(recipe.training.epochs));
-    m_batch->setValue(int(recipe.training.batchSize));
-    m_learningRate->setValue(recipe.training.learningRate);
+    m_init->setCurrentText(recipe.init);
+    m_epochs->setValue(int(recipe.epochs));
+    m_batch->setValue(int(recipe.batchSize));
+    m_learningRate->setValue(recipe.learningRate);
     m_evalLimit->setValue(int(recipe.evalLimit));
     m_maxNewTokens->setValue(int(recipe.maxNewTokens));
 }

@@ -26,7 +26,7 @@ namespace nugget {
 
 
 class SeriesChart;
-struct TransferRecipe;
+struct RecipeSettings;
 
 class RunPanel : public QWidget
 {
@@ -35,8 +35,8 @@ class RunPanel : public QWidget
 public:
     explicit RunPanel(QWidget *parent = nullptr);
 
-    void applyTo(TransferRecipe &recipe) const;   // init, training budget, evaluation limit
-    void loadFrom(const TransferRecipe &recipe);
+    void applyTo(RecipeSettings &recipe) const;   // init, training budget, evaluation limit
+    void loadFrom(const RecipeSettings &recipe);
     // Seeds for the controls, e.g. "1,2,3"; empty when the field does not parse.
     std::vector<quint64> controlSeeds() const;
     bool includeVanilla() const;

@@ -1,7 +1,7 @@
 #include "panels/TaskPanel.h"
 
+#include "EngineRequests.h"
 #include "transfer/RecipeChoices.h"
-#include "transfer/TransferRecipe.h"
 
 #include <QComboBox>
 #include <QFileDialog>
@@ -86,20 +86,20 @@ void TaskPanel::setFiles(const TaskFiles &files)
 
 int TaskPanel::maxLength() const { return m_maxLength->value(); }
 
-void TaskPanel::applyTo(TransferRecipe &recipe) const
+void TaskPanel::applyTo(RecipeSettings &recipe) const
 {
     const auto f = files();
-    recipe.seeds = f.seeds.toStdString();
-    recipe.train = f.train.toStdString();
-    recipe.eval = f.eval.toStdString();
-    recipe.evalMetric = f.metric.toStdString();
+    recipe.seeds = f.seeds;
+    recipe.train = f.train;
+    recipe.eval = f.eval;
+    recipe.evalMetric = f.metric;
     recipe.maxLength = m_maxLength->value();
 }
 
-void TaskPanel::loadFrom(const TransferRecipe &recipe)
+void TaskPanel::loadFrom(const RecipeSettings &recipe)
 {
-    setFiles({QString::fromStdString(recipe.seeds), QString::fromStdString(recipe.train),
-              QString::fromStdString(recipe.eval), QString::fromStdString(recipe.evalMetric)});
+    setFiles({recipe.seeds, recipe.train,
+              recipe.eval, recipe.evalMetric});
     m_maxLength->setValue(int(recipe.maxLength));
 }
 

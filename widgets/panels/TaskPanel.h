@@ -16,7 +16,7 @@ class QLabel;
 
 namespace nugget {
 
-struct TransferRecipe;
+struct RecipeSettings;
 
 class TaskPanel : public QWidget
 {
@@ -28,8 +28,8 @@ public:
     TaskFiles files() const;
     void setFiles(const TaskFiles &files);
     int maxLength() const;
-    void applyTo(TransferRecipe &recipe) const;   // files, metric, max_length
-    void loadFrom(const TransferRecipe &recipe);
+    void applyTo(RecipeSettings &recipe) const;   // files, metric, max_length
+    void loadFrom(const RecipeSettings &recipe);
     void setSummary(const TaskSummary &summary);
     QString previewHtml() const;
     // Focuses the field showing `path` (a log entry's target); false when none does.

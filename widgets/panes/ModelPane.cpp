@@ -1,6 +1,5 @@
 #include "panes/ModelPane.h"
 
-#include "Error.h"
 #include "models/ModelStructureModel.h"
 
 #include <QDragEnterEvent>
@@ -14,7 +13,21 @@
 #include <QTreeView>
 #include <QVBoxLayout>
 
+#include <stdexcept>
+
 namespace nugget {
+
+namespace {
+
+ModelPane::FolderReader &folderReader()
+{
+    static ModelPane::FolderReader reader;
+    return reader;
+}
+
+} // namespace
+
+void ModelPane::setFolderReader(FolderReader reader) { folderReader() = std::move(reader); }
 
 ModelPane::ModelPane(const QString &role, QWidget *parent) : QWidget(parent), m_role(role)
 {
@@ -57,15 +70,18 @@ QString ModelPane::openFolder(const QString &dir)
 {
     QStringList problems;
     try {
-        const auto info = ModelFolderInfo::read(dir.toStdString());
+        if (!folderReader())
+            throw std::runtime_error(dir.toStdString() + ": no reader of model folders is set");
+        const auto info = folderReader()(dir);
         if (info.problems.empty()) {
             setModelInfo(info);
             return {};
         }
         for (const auto &problem : info.problems)
             problems << QString::fromStdString(problem);
-    } catch (const Error &e) {
-        problems << QString::fromUtf8(e.what()).split(u'\n');
+    } catch (const std::exception &e) {
+        problems << QString::fromUtf8(e.what()).split(u'
+');
     }
     showProblems(dir, problems);
     const QString message = problems.join(u'\n');
@@ -88,7 +104,7 @@ void ModelPane::showProblems(const QString &dir, const QStringList &problems)
     m_problems->show();
 }
 
-void ModelPane::setModelInfo(const ModelFolderInfo &info)
+void ModelPane::setModelInfo(const ModelFolderSummary &info)
 {
     QStringList problems;
     for (const auto &problem : info.problems)
@@ -131,8 +147,7 @@ void ModelPane::showSummary()
             .arg(c.headDim)
             .arg(c.vocabSize)
             .arg(locale.toString(static_cast<qint64>(c.parameterCount())), dtypes.join(u'/'),
-                 QString::fromStdString(byteSizeText(static_cast<double>(m_info->storedBytes))),
-                 QString::fromStdString(byteSizeText(4.0 * static_cast<double>(c.parameterCount())))));
+                 QString::fromStdString(m_info->storedBytesText), QString::fromStdString(m_info->float32BytesText)));
 }
 
 void ModelPane::dragEnterEvent(QDragEnterEvent *event)

@@ -3,11 +3,13 @@
 // lives, its size, and a tree of its layers and modules with shapes. Accepts a model
 // folder dropped onto it.
 
-#include "io/ModelFolderInfo.h"
+#include "ModelFolderSummary.h"
+
 #include <QString>
 
 #include <QWidget>
 
+#include <functional>
 #include <optional>
 
 class QLabel;
@@ -22,6 +24,12 @@ class ModelPane : public QWidget
     Q_OBJECT
 
 public:
+    // Reads a model folder for openFolder; throws std::exception with a message naming
+    // the folder when it cannot. The application sets it once (readModelFolderSummary of
+    // the workbench library), so the pane needs no core library.
+    using FolderReader = std::function<ModelFolderSummary(const QString &dir)>;
+    static void setFolderReader(FolderReader reader);
+
     explicit ModelPane(const QString &role, QWidget *parent = nullptr);
 
     // Reads the folder and checks it as loading does (names and shapes of the weights
@@ -31,8 +39,8 @@ public:
     QString openFolder(const QString &dir);
     // The problems shown for the folder last opened, empty when it had none.
     QStringList problems() const { return m_problemList; }
-    void setModelInfo(const ModelFolderInfo &info);
-    const std::optional<ModelFolderInfo> &modelInfo() const { return m_info; }
+    void setModelInfo(const ModelFolderSummary &info);
+    const std::optional<ModelFolderSummary> &modelInfo() const { return m_info; }
     QString role() const { return m_role; }
     // Where and in which precision the engine holds the model, once loaded.
     void setRuntime(const QString &text);
@@ -53,7 +61,7 @@ private:
     void showProblems(const QString &dir, const QStringList &problems);
 
     QString m_role;
-    std::optional<ModelFolderInfo> m_info;
+    std::optional<ModelFolderSummary> m_info;
     QLabel *m_title = nullptr;
     QLabel *m_summary = nullptr;
     QLabel *m_runtime = nullptr;

@@ -1,0 +1,23 @@
+# Fails when a source under WIDGETS_DIR includes a libtorch header (torch, ATen, c10) or
+# a header of the core library (which may pull libtorch in): the widgets see only Qt,
+# QCustomPlot, nugget_results, the recipe's choice tables (torch-free) and each other.
+file(GLOB_RECURSE sources ${WIDGETS_DIR}/*.cpp ${WIDGETS_DIR}/*.h)
+set(allowed "^(plot|models|panels|panes)/|^(EngineResults|EngineRequests|ModelFolderSummary)\\.h$|^transfer/RecipeChoices\\.h$")
+set(bad "")
+foreach(source ${sources})
+  file(STRINGS ${source} includes REGEX "^[ \t]*#[ \t]*include")
+  foreach(line ${includes})
+    if(line MATCHES "[<\"](torch|ATen|c10)/")
+      list(APPEND bad "${source}: ${line}")
+    elseif(line MATCHES "\"([^\"]+)\"")
+      if(NOT CMAKE_MATCH_1 MATCHES "${allowed}")
+        list(APPEND bad "${source}: ${line} (not a widgets or nugget_results header)")
+      endif()
+    endif()
+  endforeach()
+endforeach()
+if(bad)
+  string(REPLACE ";" "\n" bad "${bad}")
+  message(FATAL_ERROR "widgets must not include libtorch or core headers:\n${bad}")
+endif()
+message(STATUS "checked ${WIDGETS_DIR}: no torch, ATen, c10 or core include")

@@ -1,0 +1,170 @@
+// Saving the engine's state to a session file and opening one: scores (checked against
+// the loaded models), the layer selection, the recipe and the runs.
+
+#include "WorkbenchEngine.h"
+
+#include "EngineState.h"
+
+#include "Error.h"
+#include "io/ModelFolderInfo.h"
+#include "io/TensorStore.h"
+#include "jobs/Progress.h"
+#include "transfer/StreamedSensitivity.h"
+
+#include <QFileInfo>
+
+#include <torch/torch.h>
+
+namespace nugget {
+
+namespace {
+
+QString qs(const std::string &text) { return QString::fromStdString(text); }
+
+} // namespace
+
+int WorkbenchEngine::saveSession(const QString &path, const TransferRecipe &recipe,
+                                 const std::vector<int64_t> &selection, const QString &selectionStrategy)
+{
+    return enqueue(
+        tr("Save session %1").arg(QFileInfo(path).fileName()),
+        [this, path, recipe, selection, selectionStrategy](JobContext &job) {
+            auto &state = this->state();
+            auto &pair = state.requirePair();
+            job.target = path;
+            auto session = Session::create(path.toStdString());
+            job.progress.report(0.1, "hashing the inputs");
+            session.setRecipe(recipe.toJson(), hashInputs(recipe.inputFiles()));
+            job.progress.checkCancelled();
+            if (state.teacherScores)
+                storeSensitivity(session, "teacher", *state.teacherScores, pair.teacher.config.numHiddenLayers);
+            if (state.teacherOnDisk) {   // copied one parameter at a time
+                const Session &from = *state.teacherOnDisk->session;
+                const auto parameters = from.sensitivityParameters("teacher");
+                for (size_t i = 0; i < parameters.size(); ++i) {
+                    job.progress.checkCancelled();
+                    session.writeSensitivity("teacher", parameters[i], from.readSensitivity("teacher", parameters[i]),
+                                             defaultScoreStorage(pair.teacher.config));
+                    job.progress.report(0.1 + 0.8 * double(i + 1) / double(parameters.size()),
+                                        "teacher scores: " + parameters[i]);
+                }
+                const auto info = from.sensitivityInfo("teacher");
+                session.setSensitivityInfo("teacher", info.metric, info.samples, info.computeDtype);
+                const auto [totals, modules] = from.readLayerTotals("teacher");
+                session.writeLayerTotals("teacher", totals, modules);
+            }
+            job.progress.checkCancelled();
+            if (state.studentScores)
+                storeSensitivity(session, "student", *state.studentScores, pair.student.config.numHiddenLayers);
+            if (!selection.empty())
+                session.writeSelection(selection, selectionStrategy.toStdString());
+            for (const auto &[run, metric] : state.runs) {
+                std::vector<float> curve;
+                for (const auto &s : run.training.steps)
+                    curve.insert(curve.end(), {float(s.step), float(s.loss), float(s.learningRate)});
+                const auto steps = static_cast<int64_t>(run.training.steps.size());
+                session.writeRun(run.name, torch::tensor(curve).view({steps, 3}), {"step", "loss", "learning_rate"},
+                                 {{QStringLiteral("init"), qs(run.init)},
+                                  {QStringLiteral("seed"), static_cast<qint64>(run.seed)},
+                                  {QStringLiteral("metric"), qs(metric)},
+                                  {QStringLiteral("score"), run.evaluation.score},
+                                  {QStringLiteral("items"), static_cast<qint64>(run.evaluation.items)},
+                                  {QStringLiteral("seconds"), run.seconds}});
+            }
+            job.progress.checkCancelled();
+            session.commit();
+            job.progress.report(1.0, "saved");
+            Q_EMIT logMessage({LogLevel::Info, tr("Session saved to %1").arg(path), path});
+        });
+}
+
+int WorkbenchEngine::openSession(const QString &path)
+{
+    return enqueue(tr("Open session %1").arg(QFileInfo(path).fileName()), [this, path](JobContext &job) {
+        auto &state = this->state();
+        auto &pair = state.requirePair();
+        job.target = path;
+        auto session = Session::openReadOnly(path.toStdString());
+        // Scores only make sense for the model they were computed on: every scored
+        // parameter must exist in the loaded model with the same shape.
+        auto checked = [&](const std::string &side, LoadedModel &model) -> std::optional<SensitivityMap> {
+            if (!session.hasSensitivity(side))
+                return std::nullopt;
+            auto map = loadSensitivity(session, side);
+            const auto parameters = model.model->named_parameters();
+            for (const auto &[name, scores] : map.scores) {
+                const auto *p = parameters.find(name);
+                if (!p)
+                    throw Error(path.toStdString() + ": the " + side + " scores name parameter " + name +
+                                ", which the loaded " + side + " does not have (the session is for another model)");
+                if (p->sizes() != scores.sizes())
+                    throw Error(path.toStdString() + ": the " + side + " scores of " + name + " have shape " +
+                                shapeText(scores.sizes().vec()) + " but the loaded " + side + "'s parameter is " +
+                                shapeText(p->sizes().vec()) + " (the session is for another model)");
+            }
+            return map;
+        };
+        // A teacher kept on disk: its scores stay in the session, checked against the
+        // checkpoint's tensors and read one parameter at a time.
+        std::optional<EngineState::ScoresOnDisk> teacherOnDisk;
+        std::optional<SensitivityMap> teacher;
+        if (state.teacherMapped() && session.hasSensitivity("teacher")) {
+            const auto weights = TensorStore::openFolder(pair.teacher.folder);
+            for (const auto &name : session.sensitivityParameters("teacher")) {
+                if (!weights.contains(name))
+                    throw Error(path.toStdString() + ": the teacher scores name parameter " + name +
+                                ", which the teacher's checkpoint does not have (the session is for another model)");
+                const auto shape = weights.tensor(name).sizes().vec();
+                const auto stored = session.sensitivityShape("teacher", name);
+                if (stored != shape)
+                    throw Error(path.toStdString() + ": the teacher scores of " + name + " have shape " +
+                                shapeText(stored) + " but the teacher's tensor is " + shapeText(shape) +
+                                " (the session is for another model)");
+            }
+            EngineState::ScoresOnDisk disk;
+            const auto info = session.sensitivityInfo("teacher");
+            disk.metric = parseSensitivityMetric(info.metric);
+            disk.computeDtype = info.computeDtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+            disk.samples = info.samples;
+            disk.cells = cellTotals(session, "teacher", pair.teacher.config);
+            teacherOnDisk = std::move(disk);
+        } else {
+            teacher = checked("teacher", pair.teacher);
+        }
+        auto student = checked("student", pair.student);
+        SessionSummary summary;
+        summary.path = path;
+        if (session.hasRecipe())
+            summary.recipe = session.recipe();
+        if (session.hasSelection()) {
+            summary.selection = session.readSelection();
+            summary.selectionStrategy = qs(session.selectionStrategy());
+        }
+        for (const auto &name : session.runNames())
+            summary.runs << qs(name);
+        state.teacherScores = std::move(teacher);
+        state.studentScores = std::move(student);
+        state.teacherOnDisk.reset();
+        if (teacherOnDisk) {
+            teacherOnDisk->session = std::make_unique<Session>(std::move(session));
+            state.teacherOnDisk = std::move(teacherOnDisk);
+            const auto &disk = *state.teacherOnDisk;
+            const int n = static_cast<int>(disk.samples);
+            Q_EMIT sensitivityUpdated(scoreGrid(QStringLiteral("teacher"), disk.metric, disk.computeDtype, disk.cells,
+                                                pair.teacher.config, n, n, 0, true));
+        }
+        if (state.teacherScores) {
+            const int n = static_cast<int>(state.teacherScores->samples);
+            Q_EMIT sensitivityUpdated(
+                scoreGrid(QStringLiteral("teacher"), *state.teacherScores, pair.teacher.config, n, n, 0, true));
+        }
+        if (state.studentScores) {
+            const int n = static_cast<int>(state.studentScores->samples);
+            Q_EMIT sensitivityUpdated(
+                scoreGrid(QStringLiteral("student"), *state.studentScores, pair.student.config, n, n, 0, true));
+        }
+        Q_EMIT sessionOpened(summary);
+    });
+}
+
+} // namespace nugget
