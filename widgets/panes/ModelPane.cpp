@@ -80,8 +80,7 @@ QString ModelPane::openFolder(const QString &dir)
         for (const auto &problem : info.problems)
             problems << QString::fromStdString(problem);
     } catch (const std::exception &e) {
-        problems << QString::fromUtf8(e.what()).split(u'
-');
+        problems << QString::fromUtf8(e.what()).split(u'\n');
     }
     showProblems(dir, problems);
     const QString message = problems.join(u'\n');
