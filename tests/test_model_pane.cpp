@@ -4,6 +4,7 @@
 #include "ModelFolderFixtures.h"
 
 #include "ResultConversion.h"
+#include "io/ModelFolderInfo.h"
 #include "models/ModelStructureModel.h"
 #include "panes/ModelPane.h"
 

@@ -5,6 +5,7 @@
 // weights, scores read from the session one matrix at a time) and writes the adapter
 // the in-memory extraction of the loaded teacher gives.
 
+#include "EngineTestSupport.h"
 #include "SessionLayout.h"
 #include "TestSupport.h"
 
@@ -192,6 +193,60 @@ private Q_SLOTS:
         QVERIFY(session.inputSha256().size() >= 6);
         QVERIFY(session.readRun("transfer"));
         QVERIFY(nugget::loadModelFolder(path(QStringLiteral("run/merged")).toStdString()).model);
+    }
+
+    // The workbench writes the session of the same recipe with the layout `transfer`
+    // wrote above: the same groups, datasets, dtypes, shapes and attribute names
+    // (compared through HDF5's own listing, not through nugget::Session).
+    void workbenchSessionHasTheLayoutOfTheCli()
+    {
+        const auto cliSession = path(QStringLiteral("run/session.h5"));
+        QVERIFY2(QFile::exists(cliSession), "transferRunsTheWholePipeline writes it");
+        nugget::TransferRecipe recipe;
+        recipe.teacher = path(QStringLiteral("demo/teacher")).toStdString();
+        recipe.student = path(QStringLiteral("demo/student")).toStdString();
+        recipe.seeds = path(QStringLiteral("demo/tasks/transfer_seeds.jsonl")).toStdString();
+        recipe.train = path(QStringLiteral("demo/tasks/transfer_train.jsonl")).toStdString();
+        recipe.eval = path(QStringLiteral("demo/tasks/transfer_eval.jsonl")).toStdString();
+        recipe.evalLimit = 4;
+        recipe.training.epochs = 1;
+        recipe.lora.rank = 4;
+        recipe.lora.alpha = 4;
+        recipe.structure = "rowcol";
+        recipe.init = "transfer";
+
+        nugget::WorkbenchEngine engine;
+        nugget::test::JobOutcomes outcomes(engine);
+        auto done = [&](int job) {
+            const auto outcome = outcomes.wait(job);
+            QVERIFY2(outcome.state == nugget::JobState::Done, qPrintable(outcome.message));
+        };
+        done(engine.loadPair(QString::fromStdString(recipe.teacher), QString::fromStdString(recipe.student)));
+        nugget::TaskFiles task;
+        task.seeds = QString::fromStdString(recipe.seeds);
+        task.train = QString::fromStdString(recipe.train);
+        task.eval = QString::fromStdString(recipe.eval);
+        done(engine.loadTask(task, int(recipe.maxLength)));
+        nugget::SensitivityRequest request;
+        request.maxLength = int(recipe.maxLength);
+        request.similarity = false;
+        done(engine.computeSensitivity(request));
+        done(engine.runTransfer(recipe, QStringLiteral("transfer")));
+        const auto guiSession = path(QStringLiteral("gui-session.h5"));
+        done(engine.saveSession(guiSession, recipe, {}, QStringLiteral("sensitivity")));
+
+        const auto cli = nugget::test::sessionLayout(cliSession);
+        const auto gui = nugget::test::sessionLayout(guiSession);
+        QVERIFY(cli.size() > 20);
+        QCOMPARE(gui, cli);
+        // The run records carry the same attributes (values differ only in time taken).
+        const auto cliRun = nugget::Session::openReadOnly(cliSession.toStdString()).readRun("transfer");
+        const auto guiRun = nugget::Session::openReadOnly(guiSession.toStdString()).readRun("transfer");
+        QVERIFY(cliRun && guiRun);
+        QCOMPARE(guiRun->columns, cliRun->columns);
+        QCOMPARE(guiRun->evaluation.keys(), cliRun->evaluation.keys());
+        for (const auto *key : {"condition", "init", "seed", "metric", "items", "teacher_layers"})
+            QCOMPARE(guiRun->evaluation.value(QLatin1String(key)), cliRun->evaluation.value(QLatin1String(key)));
     }
 
     // A flag a command would ignore is refused before any work, saying why: an adapter

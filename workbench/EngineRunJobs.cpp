@@ -6,11 +6,9 @@
 #include "EngineState.h"
 
 #include "jobs/Progress.h"
-#include "transfer/Experiment.h"
+#include "transfer/Pipeline.h"
 
 #include <QElapsedTimer>
-
-#include <cmath>
 
 namespace nugget {
 
@@ -42,7 +40,7 @@ int WorkbenchEngine::runTransfer(const TransferRecipe &recipe, const QString &na
             state.trained = trained;
             state.lastRun = run;
         }
-        state.runs.emplace_back(run, recipe.evalMetric);
+        state.runs.push_back(run);
         Q_EMIT runFinished(runSummary(run, name, recipe.evalMetric));
         Q_EMIT trainedModelChanged(static_cast<bool>(state.trained));
     });
@@ -55,56 +53,36 @@ int WorkbenchEngine::runControls(const TransferRecipe &recipe, const std::vector
         auto &pair = state.requirePair();
         state.requireTask();
         const auto teacher = state.teacherSource();
-        QElapsedTimer clock;
-        clock.start();
-        ControlsSummary summary;
-        summary.metric = qs(recipe.evalMetric);
-        auto conditions = ExperimentRecipe::defaultConditions();
+        auto conditions = defaultConditions();
         if (!includeVanilla)
             conditions.erase(conditions.begin());
-        const double runs = double(conditions.size() * seeds.size());
-        int done = 0;
-        Progress &outer = job.progress;
-        for (const auto &condition : conditions) {
-            ConditionResult result;
-            result.name = qs(condition.name);
-            for (const auto seed : seeds) {
-                auto json = recipe.toJson();
-                for (auto it = condition.overrides.begin(); it != condition.overrides.end(); ++it)
-                    json[it.key()] = it.value();
-                json[QStringLiteral("seed")] = static_cast<qint64>(seed);
-                const auto runRecipe = TransferRecipe::fromJson(json, "control " + condition.name);
-                const auto name = QStringLiteral("%1-seed%2").arg(result.name).arg(seed);
-                if (outer.isCancelled())
-                    throw Cancelled();
-                // The run reports its own fraction; scale it into this job's.
-                outer.setReporter([&job, done, runs](double f, const std::string &message) {
-                    job.report((done + f) / runs, message);
-                });
-                RunCallbacks callbacks;
-                callbacks.onStep = [this, &job, name](const TrainingStep &step) {
-                    if (job.results.due(step.step == step.totalSteps))
-                        Q_EMIT trainingProgressed(trainingProgress(name, step));
-                };
-                auto run = runCondition(runRecipe, name.toStdString(), pair, &teacher, state.train, state.eval, outer,
-                                        callbacks);
-                result.scores.push_back(run.evaluation.score);
-                state.runs.emplace_back(run, runRecipe.evalMetric);
-                Q_EMIT runFinished(runSummary(run, result.name, runRecipe.evalMetric));
-                ++done;
-            }
-            double mean = 0;
-            for (const auto s : result.scores)
-                mean += s;
-            mean /= double(result.scores.size());
-            double variance = 0;
-            for (const auto s : result.scores)
-                variance += (s - mean) * (s - mean);
-            result.mean = mean;
-            result.spread = result.scores.size() > 1 ? std::sqrt(variance / double(result.scores.size() - 1)) : 0.0;
-            summary.conditions.append(result);
+        // The core's conditions x seeds, as `nugget-cli experiment` runs them.
+        ConditionCallbacks callbacks;
+        callbacks.log = [this](const std::string &line) { Q_EMIT logMessage({LogLevel::Info, qs(line), {}}); };
+        callbacks.onStep = [this, &job](const std::string &name, const TrainingStep &step) {
+            if (job.results.due(step.step == step.totalSteps))
+                Q_EMIT trainingProgressed(trainingProgress(qs(name), step));
+        };
+        callbacks.onRun = [this, &state](const RunReport &run) {
+            state.runs.push_back(run);
+            state.runs.back().extraction.reset();   // the factors are large and no longer needed
+            state.runs.back().initialAdapters.clear();
+            Q_EMIT runFinished(runSummary(run, qs(run.condition), run.metric));
+        };
+        const std::vector<uint64_t> runSeeds(seeds.begin(), seeds.end());
+        const auto result = runConditions(recipe, conditions, runSeeds, pair, &teacher, state.train, state.eval,
+                                          job.progress, callbacks);
+        ControlsSummary summary;
+        summary.metric = qs(recipe.evalMetric);
+        for (const auto &condition : result.conditions) {
+            ConditionResult row;
+            row.name = qs(condition.name);
+            row.scores = condition.scores;
+            row.mean = condition.mean;
+            row.spread = condition.standardDeviation;
+            summary.conditions.append(row);
         }
-        summary.seconds = double(clock.elapsed()) / 1000.0;
+        summary.seconds = result.seconds;
         Q_EMIT controlsFinished(summary);
     });
 }

@@ -6,12 +6,11 @@
 #include "EngineState.h"
 
 #include "Error.h"
-#include "bench/MachineLimits.h"
 #include "io/ModelFolderInfo.h"
 #include "io/TensorStore.h"
 #include "jobs/Progress.h"
-#include "model/MemoryBudget.h"
 #include "transfer/LayerSimilarity.h"
+#include "transfer/Pipeline.h"
 #include "transfer/StreamedSensitivity.h"
 
 #include <QDir>
@@ -32,52 +31,44 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
         auto &pair = state.requirePair();
         state.requireTask();
         job.target = QStringLiteral("settings/metric");
-        SensitivityOptions options;
-        options.metric = parseSensitivityMetric(request.metric.toStdString());
-        options.maxLength = request.maxLength;
-        const auto device = pair.student.model->device();   // the teacher may have no model in memory
+        SensitivitySettings settings;
+        settings.metric = parseSensitivityMetric(request.metric.toStdString());
+        settings.maxLength = request.maxLength;
+        settings.device = pair.student.model->device();   // the teacher may have no model in memory
+        const auto device = settings.device;
         const int n = static_cast<int>(state.seedSamples.size());
-        auto streamedOptions = [&](const ModelConfig &config, const QString &side) {
-            StreamedSensitivityOptions streamed;
-            streamed.metric = options.metric;
-            streamed.maxLength = options.maxLength;
-            streamed.device = device;
-            streamed.computeDtype = request.computeDtype.isEmpty()
-                                        ? defaultComputeDtype(config, device)
-                                        : parseComputeDtype(request.computeDtype.toStdString(), device);
-            if (streamed.computeDtype != at::kFloat)
-                Q_EMIT logMessage({LogLevel::Info,
-                                   tr("%1 sensitivity computes in bfloat16 (this device runs it faster; scores "
-                                      "are summed in float32)")
-                                       .arg(side),
-                                   {}});
-            return streamed;
+        // The core's one rule (planSensitivity), as nugget-cli applies it: a model held in
+        // memory is scored in memory (its partial sums feed the heatmap after every
+        // sample) unless the request streams it or it is too large for memory.
+        auto plan = [&](const LoadedModel &model, const QString &side) {
+            SensitivityChoices choices;
+            if (request.streamed)
+                choices.streamed = true;
+            choices.computeDtype = request.computeDtype.toStdString();
+            choices.modelLoaded = static_cast<bool>(model.model);
+            const auto planned = planSensitivity(model.config, device, choices);
+            Q_EMIT logMessage({LogLevel::Info, tr("%1 sensitivity: %2").arg(side, qs(planned.summary)), {}});
+            return planned;
         };
         auto score = [&](LoadedModel &model, const QString &side) {
             const auto &config = model.config;
             Throttle &throttle = job.results;
-            // The same rule as nugget-cli sensitivity: above half of the memory, the
-            // in-memory pass (with a gradient for every weight) would not fit.
-            if (request.streamed || tooLargeForMemory(config)) {
-                SensitivityMap map;
-                map.metric = options.metric;
-                const auto streamed = streamedOptions(config, side);
-                map.computeDtype = streamed.computeDtype;
-                // Scores arrive per parameter, from the top layer down: the heatmap fills
-                // in layer by layer.
-                const auto result = computeStreamedSensitivity(
-                    config, TensorStore::openFolder(model.folder), state.seedSamples, streamed, job.progress,
-                    [&](const std::string &name, const at::Tensor &scores) {
-                        map.scores[name] = scores.to(at::kCPU);
-                        if (throttle.due())
-                            Q_EMIT sensitivityUpdated(scoreGrid(side, map, config, n, n, 0, false));
-                    });
-                map.samples = result.samples;
-                Q_EMIT sensitivityUpdated(scoreGrid(side, map, config, n, n, 0, true));
-                return map;
-            }
-            auto map = nugget::computeSensitivity(
-                model.model, state.seedSamples, options, job.progress, [&](const SensitivityProgress &p) {
+            const auto planned = plan(model, side);
+            SensitivityMap map;
+            map.metric = settings.metric;
+            map.computeDtype = planned.computeDtype;
+            // Streamed, scores arrive per parameter from the top layer down: the heatmap
+            // fills in layer by layer. In memory, they arrive as partial sums per sample.
+            auto result = scoreIntoSession(
+                nullptr, side.toStdString(), model, state.seedSamples, settings, planned, job.progress,
+                [&](const std::string &name, const at::Tensor &scores) {
+                    if (!planned.streamed)
+                        return;
+                    map.scores[name] = scores.to(at::kCPU);
+                    if (throttle.due())
+                        Q_EMIT sensitivityUpdated(scoreGrid(side, map, config, n, n, 0, false));
+                },
+                [&](const SensitivityProgress &p) {
                     job.progress.report(double(p.sample) / double(p.samples),
                                         side.toStdString() + " sample " + std::to_string(p.sample) + "/" +
                                             std::to_string(p.samples));
@@ -86,6 +77,9 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
                         Q_EMIT sensitivityUpdated(
                             scoreGrid(side, *p.map, config, int(p.sample), int(p.samples), p.loss, false));
                 });
+            if (result.map)
+                map = std::move(*result.map);
+            map.samples = result.samples;
             Q_EMIT sensitivityUpdated(scoreGrid(side, map, config, n, n, 0, true));
             return map;
         };
@@ -100,24 +94,19 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
                 throw Error(temp.toStdString() + ": cannot create a folder for the teacher's scores: " +
                             disk.scratch->errorString().toStdString());
             const auto path = disk.scratch->filePath(QStringLiteral("teacher-scores.h5")).toStdString();
-            disk.metric = options.metric;
+            disk.metric = settings.metric;
             {
                 auto session = Session::create(path);
-                const auto storage = defaultScoreStorage(config);
-                const auto streamed = streamedOptions(config, QStringLiteral("teacher"));
-                disk.computeDtype = streamed.computeDtype;
-                const auto result = computeStreamedSensitivity(
-                    config, TensorStore::openFolder(pair.teacher.folder), state.seedSamples, streamed, job.progress,
+                const auto planned = plan(pair.teacher, QStringLiteral("teacher"));
+                disk.computeDtype = planned.computeDtype;
+                const auto result = scoreIntoSession(
+                    &session, "teacher", pair.teacher, state.seedSamples, settings, planned, job.progress,
                     [&](const std::string &name, const at::Tensor &scores) {
-                        session.writeSensitivity("teacher", name, scores, storage);
                         disk.cells[name] = cellTotal(scores);
                         if (job.results.due())
                             Q_EMIT sensitivityUpdated(scoreGrid(QStringLiteral("teacher"), disk.metric,
                                                                 disk.computeDtype, disk.cells, config, n, n, 0, false));
                     });
-                session.setSensitivityInfo("teacher", sensitivityMetricName(options.metric), result.samples,
-                                           computeDtypeName(streamed.computeDtype));
-                session.writeLayerTotals("teacher", result.layerModuleTotals, layerModuleNames());
                 session.commit();
                 disk.samples = result.samples;
             }
@@ -148,13 +137,14 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
             if (state.teacherMapped()) {
                 // The teacher's layers one at a time from the mapped checkpoint.
                 const auto &config = pair.teacher.config;
-                const auto layerOptions = streamedOptions(config, QStringLiteral("teacher"));
+                const auto computeDtype = state.teacherOnDisk ? state.teacherOnDisk->computeDtype
+                                                              : planSensitivity(config, device, {}).computeDtype;
                 const auto weights = TensorStore::openFolder(pair.teacher.folder);
                 matrix = layerSimilarity(
                     config,
                     [&](const std::function<void(int64_t, const at::Tensor &)> &onLayer) {
                         streamedLayerStates(config, weights, state.seedSamples, maxTokens, device,
-                                            layerOptions.computeDtype, job.progress, onLayer);
+                                            computeDtype, job.progress, onLayer);
                     },
                     pair.student.model, state.seedSamples, job.progress, maxTokens, onRow);
             } else {

@@ -9,6 +9,7 @@
 #include "io/ModelFolderInfo.h"
 #include "io/TensorStore.h"
 #include "jobs/Progress.h"
+#include "transfer/Pipeline.h"
 #include "transfer/StreamedSensitivity.h"
 
 #include <QFileInfo>
@@ -56,21 +57,15 @@ int WorkbenchEngine::saveSession(const QString &path, const TransferRecipe &reci
             job.progress.checkCancelled();
             if (state.studentScores)
                 storeSensitivity(session, "student", *state.studentScores, pair.student.config.numHiddenLayers);
-            if (!selection.empty())
+            // The layer selection and kept rows and columns of the last transfer run, as
+            // `nugget-cli transfer` records them; else the selection on screen.
+            if (state.lastRun && state.lastRun->extraction)
+                writeExtractionRecord(session, *state.lastRun->extraction,
+                                      reductionStructureName(state.lastRun->extraction->options.structure));
+            else if (!selection.empty())
                 session.writeSelection(selection, selectionStrategy.toStdString());
-            for (const auto &[run, metric] : state.runs) {
-                std::vector<float> curve;
-                for (const auto &s : run.training.steps)
-                    curve.insert(curve.end(), {float(s.step), float(s.loss), float(s.learningRate)});
-                const auto steps = static_cast<int64_t>(run.training.steps.size());
-                session.writeRun(run.name, torch::tensor(curve).view({steps, 3}), {"step", "loss", "learning_rate"},
-                                 {{QStringLiteral("init"), qs(run.init)},
-                                  {QStringLiteral("seed"), static_cast<qint64>(run.seed)},
-                                  {QStringLiteral("metric"), qs(metric)},
-                                  {QStringLiteral("score"), run.evaluation.score},
-                                  {QStringLiteral("items"), static_cast<qint64>(run.evaluation.items)},
-                                  {QStringLiteral("seconds"), run.seconds}});
-            }
+            for (const auto &run : state.runs)
+                writeRunRecord(session, run);   // the layout nugget-cli writes
             job.progress.checkCancelled();
             session.commit();
             job.progress.report(1.0, "saved");

@@ -40,7 +40,7 @@ struct EngineState
     std::optional<at::Tensor> similarity;
     LlamaForCausalLM trained{nullptr};
     std::optional<RunReport> lastRun;
-    std::vector<std::pair<RunReport, std::string>> runs;   // for the session, with the metric
+    std::vector<RunReport> runs;   // for the session (without their extraction factors)
 
     ModelPair &requirePair();
     void requireTask() const;

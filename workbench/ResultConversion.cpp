@@ -1,7 +1,7 @@
 #include "ResultConversion.h"
 
 #include "Error.h"
-#include "bench/MachineLimits.h"
+#include "transfer/StreamedSensitivity.h"
 #include "io/ModelFolderInfo.h"
 #include "io/Session.h"
 #include "transfer/TransferRecipe.h"

@@ -185,9 +185,8 @@ const std::vector<std::string> &runRecordColumns()
 QJsonObject runRecordAttributes(const RunReport &run)
 {
     QJsonArray teacherLayers;
-    if (run.extraction)
-        for (const auto layer : run.extraction->selection.teacherLayers)
-            teacherLayers.append(static_cast<qint64>(layer));
+    for (const auto layer : run.extraction ? run.extraction->selection.teacherLayers : run.teacherLayers)
+        teacherLayers.append(static_cast<qint64>(layer));
     return {
         {QStringLiteral("condition"), QString::fromStdString(run.condition.empty() ? run.name : run.condition)},
         {QStringLiteral("init"), QString::fromStdString(run.init)},

@@ -433,6 +433,7 @@ RunReport runCondition(const TransferRecipe &recipe, const std::string &name, Mo
         if (!teacher)
             throw Error("a transfer run needs the teacher's sensitivity scores");
         run.extraction = extractForRecipe(recipe, pair.teacher.config, pair.student.config, *teacher, progress);
+        run.teacherLayers = run.extraction->selection.teacherLayers;
         run.initialAdapters = injectTransfer(student, *run.extraction, recipe.lora);
         log("injected " + std::to_string(run.extraction->matrices.size()) + " teacher-derived adapters");
     } else if (recipe.init == "lora") {

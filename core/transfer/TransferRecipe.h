@@ -128,6 +128,9 @@ struct RunReport
     double seconds = 0;
     std::optional<Extraction> extraction;   // for transfer runs
     InitialAdapters initialAdapters;        // for delta-initialised runs
+    // The teacher layer of each student layer, for transfer runs: kept for the run's
+    // record when the (large) extraction is dropped.
+    std::vector<int64_t> teacherLayers;
 };
 
 struct RunCallbacks
