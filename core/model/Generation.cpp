@@ -1,6 +1,7 @@
 #include "model/Generation.h"
 
 #include "Error.h"
+#include "Random.h"
 
 #include <torch/torch.h>
 
@@ -21,11 +22,7 @@ TokenSampler::TokenSampler(double temperature, double topP, uint64_t seed)
 double TokenSampler::uniform()
 {
     // splitmix64: tiny, seedable, and identical on every platform and device.
-    uint64_t z = (m_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return static_cast<double>(z >> 11) * 0x1.0p-53;
+    return random::unitDouble(random::splitmix64(m_state));
 }
 
 int64_t TokenSampler::next(const at::Tensor &logits)

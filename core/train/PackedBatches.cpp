@@ -1,37 +1,19 @@
 #include "train/PackedBatches.h"
 
 #include "Error.h"
+#include "Random.h"
 
 #include <numeric>
 
 namespace nugget {
 
-namespace {
-
-uint64_t splitmix(uint64_t &state)
-{
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-} // namespace
-
 std::vector<size_t> seededPermutation(size_t count, uint64_t seed)
 {
     std::vector<size_t> order(count);
     std::iota(order.begin(), order.end(), size_t(0));
-    uint64_t state = seed;
-    for (size_t i = count; i > 1; --i) {
-        // Unbiased bounded draw (rejection of the short tail).
-        const uint64_t bound = i, limit = UINT64_MAX - UINT64_MAX % bound;
-        uint64_t draw;
-        do
-            draw = splitmix(state);
-        while (draw >= limit);
-        std::swap(order[i - 1], order[draw % bound]);
-    }
+    random::SplitMix64 stream{seed};
+    for (size_t i = count; i > 1; --i)
+        std::swap(order[i - 1], order[random::belowByTailRejection([&] { return stream.next(); }, i)]);
     return order;
 }
 

@@ -1,6 +1,7 @@
 #include "transfer/DimensionReduction.h"
 
 #include "Error.h"
+#include "Random.h"
 
 #include <ATen/Parallel.h>
 
@@ -369,28 +370,7 @@ std::vector<double> scaled(std::vector<double> values, double divisor)
     return values;
 }
 
-// splitmix64 (Steele, Lea, Flood): the same stream on every platform.
-struct SplitMix64
-{
-    uint64_t state;
-    uint64_t next()
-    {
-        uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    // Uniform in [0, n), n >= 1, without modulo bias.
-    uint64_t below(uint64_t n)
-    {
-        const uint64_t threshold = (0 - n) % n;   // 2^64 mod n
-        for (;;) {
-            const uint64_t r = next();
-            if (r >= threshold)
-                return r % n;
-        }
-    }
-};
+using random::SplitMix64;
 
 // k distinct indices of [0, n), ascending: a partial Fisher-Yates shuffle.
 std::vector<int64_t> randomSubset(int64_t n, int64_t k, SplitMix64 &random)

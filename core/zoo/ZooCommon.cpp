@@ -1,20 +1,14 @@
 #include "zoo/ZooCommon.h"
 
+#include "Random.h"
+
 #include <cmath>
 
 namespace nugget::zoo {
 
 namespace {
 
-uint64_t splitmix64(uint64_t &state)
-{
-    uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+using random::splitmix64;
 
 uint64_t fnv1a(std::string_view text)
 {
@@ -28,48 +22,23 @@ uint64_t fnv1a(std::string_view text)
 
 } // namespace
 
-WorldRng::WorldRng(uint64_t seed)
-{
-    uint64_t state = seed;
-    for (uint64_t &word : m_state)
-        word = splitmix64(state);
-}
+WorldRng::WorldRng(uint64_t seed) : m_generator(seed) {}
 
-WorldRng::WorldRng(uint64_t seed, std::string_view stream, uint64_t index)
+WorldRng::WorldRng(uint64_t seed, std::string_view stream, uint64_t index) : m_generator(mixedSeed(seed, stream, index)) {}
+
+uint64_t WorldRng::mixedSeed(uint64_t seed, std::string_view stream, uint64_t index)
 {
     uint64_t mix = seed;
     uint64_t combined = splitmix64(mix);
     mix = combined ^ fnv1a(stream);
     combined = splitmix64(mix);
     mix = combined ^ (index * 0xD1B54A32D192ED03ULL + 0x8CB92BA72F3D8DD7ULL);
-    uint64_t state = splitmix64(mix);
-    for (uint64_t &word : m_state)
-        word = splitmix64(state);
+    return splitmix64(mix);
 }
 
-uint64_t WorldRng::next()
-{
-    const uint64_t result = rotl(m_state[1] * 5, 7) * 9;
-    const uint64_t t = m_state[1] << 17;
-    m_state[2] ^= m_state[0];
-    m_state[3] ^= m_state[1];
-    m_state[1] ^= m_state[2];
-    m_state[0] ^= m_state[3];
-    m_state[2] ^= t;
-    m_state[3] = rotl(m_state[3], 45);
-    return result;
-}
+uint64_t WorldRng::next() { return m_generator.next(); }
 
-uint64_t WorldRng::below(uint64_t bound)
-{
-    // Values below `threshold` would make some residues more likely: reject them.
-    const uint64_t threshold = (0 - bound) % bound;
-    for (;;) {
-        const uint64_t r = next();
-        if (r >= threshold)
-            return r % bound;
-    }
-}
+uint64_t WorldRng::below(uint64_t bound) { return m_generator.below(bound); }
 
 int64_t WorldRng::between(int64_t low, int64_t high)
 {

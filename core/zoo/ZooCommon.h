@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "Random.h"
+
 namespace nugget::zoo {
 
 // xoshiro256** seeded through splitmix64. Bounded draws use rejection sampling, so they
@@ -42,7 +44,8 @@ public:
     }
 
 private:
-    uint64_t m_state[4];
+    static uint64_t mixedSeed(uint64_t seed, std::string_view stream, uint64_t index);
+    random::Xoshiro256StarStar m_generator;
 };
 
 // One single-turn task example.
