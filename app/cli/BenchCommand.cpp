@@ -225,7 +225,7 @@ int runBench(const QStringList &arguments)
                 "  checkpoint   writes a 7B- or 13B-shaped model folder of random bf16 weights (for runs at scale)\n"
                 "  jobs       resident memory over repeated LoRA jobs in one process (a job must release its memory)\n"
                 "  session-writes  float16 score writes: HDF5's one-thread filters against chunks encoded on every thread\n"
-                "  ui         moved to its own program, nugget-bench-ui (it needs the window)\n");
+                "\nThe UI benchmark needs the window: it is its own program, nugget-bench-ui.\n");
     return which == QLatin1String("--help") ? 0 : 2;
 }
 
