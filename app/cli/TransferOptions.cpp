@@ -73,11 +73,17 @@ void addRecipeOptions(QCommandLineParser &parser, unsigned groups)
                    "submatrix"),
             option("svd", "SVD of each reduced matrix: " + choices(svdMethods(), "auto"), "HOW", "auto"),
         });
+    const LoraTrainingOptions kTraining;
     if (groups & Training)
         parser.addOptions({
-            option("epochs", "Training epochs (default 3).", "N", "3"),
-            option("batch-size", "Examples per optimiser step (default 16).", "N", "16"),
-            option("micro-batch-size", "Examples per forward/backward (default 8).", "N", "8"),
+            // The defaults of the core's recipe, which the workbench and experiment recipes share.
+            option("epochs", "Training epochs (default " + std::to_string(kTraining.epochs) + ").", "N",
+                   std::to_string(kTraining.epochs).c_str()),
+            option("batch-size", "Examples per optimiser step (default " + std::to_string(kTraining.batchSize) + ").",
+                   "N", std::to_string(kTraining.batchSize).c_str()),
+            option("micro-batch-size",
+                   "Examples per forward/backward (default " + std::to_string(kTraining.microBatchSize) + ").", "N",
+                   std::to_string(kTraining.microBatchSize).c_str()),
             option("learning-rate", "Peak learning rate (default 3e-4).", "LR", "3e-4"),
             option("warmup-ratio", "Warm-up share of the steps (default 0.03).", "F", "0.03"),
         });

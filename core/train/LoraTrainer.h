@@ -17,7 +17,7 @@ namespace nugget {
 struct LoraTrainingOptions
 {
     int64_t epochs = 3;
-    int64_t batchSize = 64;        // examples per optimiser step
+    int64_t batchSize = 16;        // examples per optimiser step (the CLI, the workbench and recipes share it)
     int64_t microBatchSize = 8;    // examples per forward/backward
     double learningRate = 3e-4;
     double warmupRatio = 0.03;
