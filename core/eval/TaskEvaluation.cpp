@@ -49,6 +49,15 @@ void step(Progress *progress, size_t done, size_t total)
                      std::to_string(done) + "/" + std::to_string(total));
 }
 
+// The result of `count` scored items: the share correct, progress at its end.
+EvalResult finished(EvalResult result, size_t count, Progress *progress)
+{
+    step(progress, count, count);
+    result.items = static_cast<int64_t>(count);
+    result.score = count ? static_cast<double>(result.correct) / static_cast<double>(count) : 0.0;
+    return result;
+}
+
 // Sum of log-probabilities of `continuation` after `context` (both token ids).
 double continuationLogLikelihood(LlamaForCausalLM &model, const std::vector<int64_t> &context,
                                  const std::vector<int64_t> &continuation)
@@ -101,10 +110,7 @@ EvalResult evaluateGenerated(LlamaForCausalLM &model, const Tokenizer &tokenizer
         result.correct += item.correct;
         result.details.push_back(std::move(item));
     }
-    step(progress, count, count);
-    result.items = static_cast<int64_t>(count);
-    result.score = count ? static_cast<double>(result.correct) / static_cast<double>(count) : 0.0;
-    return result;
+    return finished(std::move(result), count, progress);
 }
 
 EvalResult evaluateChoice(LlamaForCausalLM &model, const Tokenizer &tokenizer,
@@ -146,10 +152,7 @@ EvalResult evaluateChoice(LlamaForCausalLM &model, const Tokenizer &tokenizer,
         result.correct += item.correct;
         result.details.push_back(std::move(item));
     }
-    step(progress, count, count);
-    result.items = static_cast<int64_t>(count);
-    result.score = count ? static_cast<double>(result.correct) / static_cast<double>(count) : 0.0;
-    return result;
+    return finished(std::move(result), count, progress);
 }
 
 namespace {

@@ -95,7 +95,19 @@ at::Tensor metricOf(SensitivityMetric metric, const at::Tensor &weight, const at
     return metric == SensitivityMetric::Taylor ? (weight.to(at::kFloat) * g).abs_() : g.square();
 }
 
-// The stored tensor `name`, checked against the shape the config implies.
+// Throws Error naming the checkpoint when `stored` holds NaN or infinite values: the
+// streamed pass reads each weight once, so it checks what loading checks as it goes.
+void requireFinite(const TensorStore &weights, const std::string &name, const at::Tensor &stored)
+{
+    if (!stored.is_floating_point() || at::isfinite(stored).all().item<bool>())
+        return;
+    const auto files = weights.files();
+    const std::string where = files.size() == 1 ? files.front() : "the checkpoint";
+    throw Error(where + ": tensor '" + name + "' contains NaN or infinite values");
+}
+
+// The stored tensor `name`, checked against the shape the config implies and for
+// non-finite values.
 at::Tensor storedTensor(const TensorStore &weights, const std::string &name, at::IntArrayRef shape)
 {
     if (!weights.contains(name))
@@ -104,6 +116,7 @@ at::Tensor storedTensor(const TensorStore &weights, const std::string &name, at:
     if (stored.sizes() != shape)
         throw Error("tensor '" + name + "' has shape " + shapeText(stored.sizes().vec()) + " but config.json implies " +
                     shapeText(shape.vec()));
+    requireFinite(weights, name, stored);
     return stored;
 }
 
@@ -169,6 +182,7 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
             if (!weights.contains(names[i]))
                 throw Error("tensor '" + names[i] + "' is missing from the checkpoint");
             const auto stored = weights.tensor(names[i]);
+            requireFinite(weights, names[i], stored);
             emit(names[i], stored.to(compute, false, /*copy=*/true).abs_());
             releaseMappedPages(stored);
             progress.report(static_cast<double>(i + 1) / static_cast<double>(names.size()), names[i]);
