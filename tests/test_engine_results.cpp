@@ -22,18 +22,7 @@ namespace {
 
 // 2 layers, hidden 8, intermediate 16: q/k/v/o are 8x8 (64 weights), gate/up 16x8 and
 // down 8x16 (128 weights).
-ModelConfig twoLayers()
-{
-    ModelConfig config;
-    config.hiddenSize = 8;
-    config.intermediateSize = 16;
-    config.numHiddenLayers = 2;
-    config.numAttentionHeads = 2;
-    config.numKeyValueHeads = 2;
-    config.headDim = 4;
-    config.vocabSize = 10;
-    return config;
-}
+ModelConfig twoLayers() { return test::llamaConfig(8, 16, 2, 2, 2, 10, 2048); }
 
 constexpr int kColumns = 7;   // q k v o gate up down
 
