@@ -21,6 +21,8 @@ packages=(
   xvfb xauth
   # tests that check sessions are readable by other tools
   python3-h5py
+  # the venv of the interop tests (packaging/setup-interop.sh)
+  python3-venv
 )
 
 missing=()
