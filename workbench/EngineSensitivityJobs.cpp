@@ -40,17 +40,17 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
         // The core's one rule (planSensitivity), as nugget-cli applies it: a model held in
         // memory is scored in memory (its partial sums feed the heatmap after every
         // sample) unless the request streams it or it is too large for memory.
-        auto plan = [&](const LoadedModel &model, const QString &side) {
+        auto plan = [&](const LoadedModel &model, Side side) {
             SensitivityChoices choices;
             if (request.streamed)
                 choices.streamed = true;
             choices.computeDtype = request.computeDtype.toStdString();
             choices.modelLoaded = static_cast<bool>(model.model);
             const auto planned = planSensitivity(model.config, device, choices);
-            Q_EMIT logMessage({LogLevel::Info, tr("%1 sensitivity: %2").arg(side, qs(planned.summary)), {}});
+            Q_EMIT logMessage({LogLevel::Info, tr("%1 sensitivity: %2").arg(QLatin1String(sideName(side)), qs(planned.summary)), {}});
             return planned;
         };
-        auto score = [&](LoadedModel &model, const QString &side) {
+        auto score = [&](LoadedModel &model, Side side) {
             const auto &config = model.config;
             Throttle &throttle = job.results;
             const auto planned = plan(model, side);
@@ -60,7 +60,7 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
             // Streamed, scores arrive per parameter from the top layer down: the heatmap
             // fills in layer by layer. In memory, they arrive as partial sums per sample.
             auto result = scoreIntoSession(
-                nullptr, side.toStdString(), model, state.seedSamples, settings, planned, job.progress,
+                nullptr, side, model, state.seedSamples, settings, planned, job.progress,
                 [&](const std::string &name, const at::Tensor &scores) {
                     if (!planned.streamed)
                         return;
@@ -70,7 +70,7 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
                 },
                 [&](const SensitivityProgress &p) {
                     job.progress.report(double(p.sample) / double(p.samples),
-                                        side.toStdString() + " sample " + std::to_string(p.sample) + "/" +
+                                        std::string(sideName(side)) + " sample " + std::to_string(p.sample) + "/" +
                                             std::to_string(p.samples));
                     const bool last = p.sample == p.samples;
                     if (!last && throttle.due())
@@ -97,14 +97,14 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
             disk.metric = settings.metric;
             {
                 auto session = Session::create(path);
-                const auto planned = plan(pair.teacher, QStringLiteral("teacher"));
+                const auto planned = plan(pair.teacher, Side::Teacher);
                 disk.computeDtype = planned.computeDtype;
                 const auto result = scoreIntoSession(
-                    &session, "teacher", pair.teacher, state.seedSamples, settings, planned, job.progress,
+                    &session, Side::Teacher, pair.teacher, state.seedSamples, settings, planned, job.progress,
                     [&](const std::string &name, const at::Tensor &scores) {
                         disk.cells[name] = cellTotal(scores);
                         if (job.results.due())
-                            Q_EMIT sensitivityUpdated(scoreGrid(QStringLiteral("teacher"), disk.metric,
+                            Q_EMIT sensitivityUpdated(scoreGrid(Side::Teacher, disk.metric,
                                                                 disk.computeDtype, disk.cells, config, n, n, 0, false));
                     });
                 session.commit();
@@ -116,16 +116,16 @@ int WorkbenchEngine::computeSensitivity(const SensitivityRequest &request)
                                   "File > Save Session As keeps a copy")
                                    .arg(qs(path), qs(byteSizeText(double(QFileInfo(qs(path)).size())))),
                                qs(path)});
-            Q_EMIT sensitivityUpdated(scoreGrid(QStringLiteral("teacher"), disk.metric, disk.computeDtype, disk.cells,
+            Q_EMIT sensitivityUpdated(scoreGrid(Side::Teacher, disk.metric, disk.computeDtype, disk.cells,
                                                 config, n, n, 0, true));
             return disk;
         };
         if (state.teacherMapped())
             state.teacherOnDisk = scoreOnDisk();   // replaced only when complete
         else
-            state.teacherScores = score(pair.teacher, QStringLiteral("teacher"));
+            state.teacherScores = score(pair.teacher, Side::Teacher);
         if (request.includeStudent)
-            state.studentScores = score(pair.student, QStringLiteral("student"));
+            state.studentScores = score(pair.student, Side::Student);
         if (request.similarity) {
             job.progress.report(0, "layer similarity");
             const auto onRow = [&](int64_t row, const at::Tensor &partial) {

@@ -38,25 +38,25 @@ int WorkbenchEngine::saveSession(const QString &path, const TransferRecipe &reci
             session.setRecipe(recipe.toJson(), hashInputs(recipe.inputFiles()));
             job.progress.checkCancelled();
             if (state.teacherScores)
-                storeSensitivity(session, "teacher", *state.teacherScores, pair.teacher.config.numHiddenLayers);
+                storeSensitivity(session, Side::Teacher, *state.teacherScores, pair.teacher.config.numHiddenLayers);
             if (state.teacherOnDisk) {   // copied one parameter at a time
                 const Session &from = *state.teacherOnDisk->session;
-                const auto parameters = from.sensitivityParameters("teacher");
+                const auto parameters = from.sensitivityParameters(Side::Teacher);
                 for (size_t i = 0; i < parameters.size(); ++i) {
                     job.progress.checkCancelled();
-                    session.writeSensitivity("teacher", parameters[i], from.readSensitivity("teacher", parameters[i]),
+                    session.writeSensitivity(Side::Teacher, parameters[i], from.readSensitivity(Side::Teacher, parameters[i]),
                                              defaultScoreStorage(pair.teacher.config));
                     job.progress.report(0.1 + 0.8 * double(i + 1) / double(parameters.size()),
                                         "teacher scores: " + parameters[i]);
                 }
-                const auto info = from.sensitivityInfo("teacher");
-                session.setSensitivityInfo("teacher", info.metric, info.samples, info.computeDtype);
-                const auto [totals, modules] = from.readLayerTotals("teacher");
-                session.writeLayerTotals("teacher", totals, modules);
+                const auto info = from.sensitivityInfo(Side::Teacher);
+                session.setSensitivityInfo(Side::Teacher, info.metric, info.samples, info.computeDtype);
+                const auto [totals, modules] = from.readLayerTotals(Side::Teacher);
+                session.writeLayerTotals(Side::Teacher, totals, modules);
             }
             job.progress.checkCancelled();
             if (state.studentScores)
-                storeSensitivity(session, "student", *state.studentScores, pair.student.config.numHiddenLayers);
+                storeSensitivity(session, Side::Student, *state.studentScores, pair.student.config.numHiddenLayers);
             // The layer selection and kept rows and columns of the last transfer run, as
             // `nugget-cli transfer` records them; else the selection on screen.
             if (state.lastRun && state.lastRun->extraction)
@@ -82,10 +82,11 @@ int WorkbenchEngine::openSession(const QString &path)
         auto session = Session::openReadOnly(path.toStdString());
         // Scores only make sense for the model they were computed on: every scored
         // parameter must exist in the loaded model with the same shape.
-        auto checked = [&](const std::string &side, LoadedModel &model) -> std::optional<SensitivityMap> {
-            if (!session.hasSensitivity(side))
+        auto checked = [&](Side which, LoadedModel &model) -> std::optional<SensitivityMap> {
+            const std::string side = sideName(which);
+            if (!session.hasSensitivity(which))
                 return std::nullopt;
-            auto map = loadSensitivity(session, side);
+            auto map = loadSensitivity(session, which);
             const auto parameters = model.model->named_parameters();
             for (const auto &[name, scores] : map.scores) {
                 const auto *p = parameters.find(name);
@@ -103,30 +104,30 @@ int WorkbenchEngine::openSession(const QString &path)
         // checkpoint's tensors and read one parameter at a time.
         std::optional<EngineState::ScoresOnDisk> teacherOnDisk;
         std::optional<SensitivityMap> teacher;
-        if (state.teacherMapped() && session.hasSensitivity("teacher")) {
+        if (state.teacherMapped() && session.hasSensitivity(Side::Teacher)) {
             const auto weights = TensorStore::openFolder(pair.teacher.folder);
-            for (const auto &name : session.sensitivityParameters("teacher")) {
+            for (const auto &name : session.sensitivityParameters(Side::Teacher)) {
                 if (!weights.contains(name))
                     throw Error(path.toStdString() + ": the teacher scores name parameter " + name +
                                 ", which the teacher's checkpoint does not have (the session is for another model)");
                 const auto shape = weights.tensor(name).sizes().vec();
-                const auto stored = session.sensitivityShape("teacher", name);
+                const auto stored = session.sensitivityShape(Side::Teacher, name);
                 if (stored != shape)
                     throw Error(path.toStdString() + ": the teacher scores of " + name + " have shape " +
                                 shapeText(stored) + " but the teacher's tensor is " + shapeText(shape) +
                                 " (the session is for another model)");
             }
             EngineState::ScoresOnDisk disk;
-            const auto info = session.sensitivityInfo("teacher");
+            const auto info = session.sensitivityInfo(Side::Teacher);
             disk.metric = parseSensitivityMetric(info.metric);
             disk.computeDtype = info.computeDtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
             disk.samples = info.samples;
-            disk.cells = cellTotals(session, "teacher", pair.teacher.config);
+            disk.cells = cellTotals(session, Side::Teacher, pair.teacher.config);
             teacherOnDisk = std::move(disk);
         } else {
-            teacher = checked("teacher", pair.teacher);
+            teacher = checked(Side::Teacher, pair.teacher);
         }
-        auto student = checked("student", pair.student);
+        auto student = checked(Side::Student, pair.student);
         SessionSummary summary;
         summary.path = path;
         if (session.hasRecipe())
@@ -145,18 +146,18 @@ int WorkbenchEngine::openSession(const QString &path)
             state.teacherOnDisk = std::move(teacherOnDisk);
             const auto &disk = *state.teacherOnDisk;
             const int n = static_cast<int>(disk.samples);
-            Q_EMIT sensitivityUpdated(scoreGrid(QStringLiteral("teacher"), disk.metric, disk.computeDtype, disk.cells,
+            Q_EMIT sensitivityUpdated(scoreGrid(Side::Teacher, disk.metric, disk.computeDtype, disk.cells,
                                                 pair.teacher.config, n, n, 0, true));
         }
         if (state.teacherScores) {
             const int n = static_cast<int>(state.teacherScores->samples);
             Q_EMIT sensitivityUpdated(
-                scoreGrid(QStringLiteral("teacher"), *state.teacherScores, pair.teacher.config, n, n, 0, true));
+                scoreGrid(Side::Teacher, *state.teacherScores, pair.teacher.config, n, n, 0, true));
         }
         if (state.studentScores) {
             const int n = static_cast<int>(state.studentScores->samples);
             Q_EMIT sensitivityUpdated(
-                scoreGrid(QStringLiteral("student"), *state.studentScores, pair.student.config, n, n, 0, true));
+                scoreGrid(Side::Student, *state.studentScores, pair.student.config, n, n, 0, true));
         }
         Q_EMIT sessionOpened(summary);
     });

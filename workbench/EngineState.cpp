@@ -34,7 +34,7 @@ void EngineState::requireTeacherScores() const
 at::Tensor EngineState::teacherScore(const std::string &parameter) const
 {
     requireTeacherScores();
-    return teacherOnDisk ? teacherOnDisk->session->readSensitivity("teacher", parameter)
+    return teacherOnDisk ? teacherOnDisk->session->readSensitivity(Side::Teacher, parameter)
                          : teacherScores->at(parameter);
 }
 

@@ -38,12 +38,12 @@ CellTotals cellTotals(const SensitivityMap &map)
     return cells;
 }
 
-CellTotals cellTotals(const Session &session, const std::string &side, const ModelConfig &config)
+CellTotals cellTotals(const Session &session, Side side, const ModelConfig &config)
 {
     CellTotals cells;
     const auto [totals, modules] = session.readLayerTotals(side);
     if (totals.size(0) != config.numHiddenLayers)
-        throw Error(session.path() + ": the " + side + " layer totals cover " + std::to_string(totals.size(0)) +
+        throw Error(session.path() + ": the " + std::string(sideName(side)) + " layer totals cover " + std::to_string(totals.size(0)) +
                     " layers but the model has " + std::to_string(config.numHiddenLayers));
     for (int64_t l = 0; l < config.numHiddenLayers; ++l) {
         const auto prefix = "model.layers." + std::to_string(l) + ".";
@@ -70,7 +70,7 @@ CellTotals cellTotals(const Session &session, const std::string &side, const Mod
     return cells;
 }
 
-ScoreGrid scoreGrid(const QString &side, SensitivityMetric metric, at::ScalarType computeDtype,
+ScoreGrid scoreGrid(Side side, SensitivityMetric metric, at::ScalarType computeDtype,
                     const CellTotals &cells, const ModelConfig &config, int sample, int samples, double loss,
                     bool complete)
 {
@@ -123,7 +123,7 @@ ScoreGrid scoreGrid(const QString &side, SensitivityMetric metric, at::ScalarTyp
     return grid;
 }
 
-ScoreGrid scoreGrid(const QString &side, const SensitivityMap &map, const ModelConfig &config, int sample, int samples,
+ScoreGrid scoreGrid(Side side, const SensitivityMap &map, const ModelConfig &config, int sample, int samples,
                     double loss, bool complete)
 {
     return scoreGrid(side, map.metric, map.computeDtype, cellTotals(map), config, sample, samples, loss, complete);

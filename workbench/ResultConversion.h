@@ -35,7 +35,7 @@ CellTotals cellTotals(const SensitivityMap &map);
 // included, with hiddenSize weights each) and the embedding and head read once each
 // (they are outside the layers; the head is absent for a tied model). Throws Error
 // naming the session when its totals cover another layer count than `config`.
-CellTotals cellTotals(const Session &session, const std::string &side, const ModelConfig &config);
+CellTotals cellTotals(const Session &session, Side side, const ModelConfig &config);
 // The cell of one parameter's scores.
 std::pair<double, double> cellTotal(const at::Tensor &scores);
 
@@ -43,10 +43,10 @@ std::pair<double, double> cellTotal(const at::Tensor &scores);
 // single matrix in every column), from a partial or complete set of cells: cells not
 // scored yet are NaN with count 0. layerTotals sums every parameter of each decoder
 // layer, norms included.
-ScoreGrid scoreGrid(const QString &side, SensitivityMetric metric, at::ScalarType computeDtype,
+ScoreGrid scoreGrid(Side side, SensitivityMetric metric, at::ScalarType computeDtype,
                     const CellTotals &cells, const ModelConfig &config, int sample, int samples, double loss,
                     bool complete);
-ScoreGrid scoreGrid(const QString &side, const SensitivityMap &map, const ModelConfig &config, int sample, int samples,
+ScoreGrid scoreGrid(Side side, const SensitivityMap &map, const ModelConfig &config, int sample, int samples,
                     double loss, bool complete);
 
 // A [teacher layers, student layers] matrix, row-major.

@@ -128,12 +128,12 @@ int benchScale(const QStringList &arguments)
         result = computeStreamedSensitivity(teacher, store, samples, options, progress,
                                             [&](const std::string &name, const at::Tensor &scores) {
                                                 const double begin = now();
-                                                session.writeSensitivity("teacher", name, scores,
+                                                session.writeSensitivity(Side::Teacher, name, scores,
                                                                          Session::ScoreStorage::Float16);
                                                 writeSeconds += now() - begin;
                                             });
-        session.setSensitivityInfo("teacher", "taylor", result.samples, computeDtypeName(options.computeDtype));
-        session.writeLayerTotals("teacher", result.layerModuleTotals, layerModuleNames());
+        session.setSensitivityInfo(Side::Teacher, "taylor", result.samples, computeDtypeName(options.computeDtype));
+        session.writeLayerTotals(Side::Teacher, result.layerModuleTotals, layerModuleNames());
         const double begin = now();
         session.commit();
         writeSeconds += now() - begin;

@@ -143,7 +143,7 @@ int benchSessionWrites(const QStringList &arguments)
         for (int64_t i = 0; i < matrices; ++i) {
             const at::Tensor input = halves[size_t(i)].to(at::kFloat);
             sessionTiming += timed([&] {
-                session.writeSensitivity("teacher", name(i), input, Session::ScoreStorage::Float16);
+                session.writeSensitivity(Side::Teacher, name(i), input, Session::ScoreStorage::Float16);
             });
         }
         sessionTiming += timed([&] { session.commit(); });

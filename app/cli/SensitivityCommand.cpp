@@ -47,9 +47,10 @@ int runSensitivity(const QStringList &arguments)
     if (parser.isSet(QStringLiteral("launch")))
         return launchLocal(QStringLiteral("sensitivity"), arguments,
                            static_cast<int>(integerOption(parser, QStringLiteral("launch"))));
-    const auto side = parser.value(QStringLiteral("side")).toStdString();
-    if (side != "teacher" && side != "student")
-        throw Error("--side expects teacher or student");
+    const auto parsedSide = parseSide(parser.value(QStringLiteral("side")).toStdString());
+    if (!parsedSide)
+        throw Error("--side expects teacher or student, not \"" + parser.value(QStringLiteral("side")).toStdString() + "\"");
+    const Side side = *parsedSide;
     SensitivitySettings settings;
     settings.metric = parseSensitivityMetric(parser.value(QStringLiteral("metric")).toStdString());
     settings.maxLength = integerOption(parser, QStringLiteral("max-length"));
@@ -108,7 +109,7 @@ int runSensitivity(const QStringList &arguments)
             inputs.push_back(file);
         if (parser.isSet(QStringLiteral("seeds")))
             inputs.push_back(parser.value(QStringLiteral("seeds")).toStdString());
-        const QJsonObject recipe{{QLatin1String(side == "teacher" ? "teacher" : "student"), QString::fromStdString(folder)},
+        const QJsonObject recipe{{QLatin1String(sideName(side)), QString::fromStdString(folder)},
                                  {QStringLiteral("sensitivity_metric"),
                                   QString::fromStdString(sensitivityMetricName(settings.metric))}};
         session->setRecipe(recipe, hashInputs(inputs));

@@ -59,7 +59,7 @@ MatrixData heatmapData(const ScoreGrid &grid, bool meanPerWeight)
                                 ? QString()
                                 : QObject::tr(" · %1 compute").arg(grid.computeDtype);
     data.title = QObject::tr("%1 · %2%3 · %4/%5 samples%6")
-                     .arg(grid.side, grid.metric, compute)
+                     .arg(QLatin1String(sideName(grid.side)), grid.metric, compute)
                      .arg(grid.sample)
                      .arg(grid.samples)
                      .arg(grid.complete ? QString() : QObject::tr(" (running)"));
@@ -265,8 +265,8 @@ MainWindow::MainWindow(QWidget *parent)
     connect(m_teacherHeatmap, &HeatmapView::rowClicked, this, &MainWindow::onHeatmapRow);
     connect(m_alignment, &AlignmentView::rowClicked, this, [this](int layer) { m_selection->toggle(layer); });
     connect(m_heatmapMode, &QComboBox::currentIndexChanged, this, [this] {
-        redrawHeatmap(QStringLiteral("teacher"));
-        redrawHeatmap(QStringLiteral("student"));
+        redrawHeatmap(Side::Teacher);
+        redrawHeatmap(Side::Student);
     });
     connect(m_dimensionLayer, &QComboBox::currentIndexChanged, this, &MainWindow::requestReduction);
     connect(m_dimensionModule, &QComboBox::currentIndexChanged, this, &MainWindow::requestReduction);
@@ -564,28 +564,28 @@ void MainWindow::onPairLoaded(const PairSummary &pair)
 
 void MainWindow::onSensitivity(const ScoreGrid &grid)
 {
-    if (grid.side == QLatin1String("student"))
+    if (grid.side == Side::Student)
         m_studentGrid = grid;
     else
         m_teacherGrid = grid;
     redrawHeatmap(grid.side);
     m_heatmapStatus->setText(tr("%1: %2 of %3 seed samples%4")
-                                 .arg(grid.side)
+                                 .arg(QLatin1String(sideName(grid.side)))
                                  .arg(grid.sample)
                                  .arg(grid.samples)
                                  .arg(grid.complete ? tr(", done") : tr(", last loss %1").arg(grid.loss, 0, 'f', 3)));
-    if (grid.side == QLatin1String("teacher") && grid.complete) {
+    if (grid.side == Side::Teacher && grid.complete) {
         m_selection->setLayerScores(grid.layerTotals);
         requestReduction();
     }
 }
 
-void MainWindow::redrawHeatmap(const QString &side)
+void MainWindow::redrawHeatmap(Side side)
 {
     const bool mean = m_heatmapMode->currentIndex() == 1;
-    if (side == QLatin1String("teacher") && m_teacherGrid)
+    if (side == Side::Teacher && m_teacherGrid)
         m_teacherHeatmap->setData(heatmapData(*m_teacherGrid, mean));
-    else if (side == QLatin1String("student") && m_studentGrid)
+    else if (side == Side::Student && m_studentGrid)
         m_studentHeatmap->setData(heatmapData(*m_studentGrid, mean));
 }
 

@@ -100,7 +100,7 @@ private:
     void onSimilarity(const SimilarityGrid &grid);
     void onSelectionChanged();
     void onHeatmapRow(int row);
-    void redrawHeatmap(const QString &side);
+    void redrawHeatmap(Side side);
     void requestReduction();
     void goToTarget(const QString &target);
 

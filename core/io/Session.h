@@ -12,6 +12,8 @@
 // reason. Reading an absent single item throws; keyed look-ups (readReduction, readRun)
 // return an empty optional. One Session may be used from one thread at a time.
 
+#include "Side.h"
+
 #include <ATen/ATen.h>
 
 #include <QJsonObject>
@@ -61,17 +63,17 @@ public:
     QJsonObject recipe() const;
     std::map<std::string, std::string> inputSha256() const;
 
-    // side: "teacher" or "student". Any floating dtype and device in, float32 on disk
+    // Scores live under the side's name. Any floating dtype and device in, float32 on disk
     // (half the size with Float16: relative precision 2^-11 of each value, which keeps
     // window sums and rankings; a 13B teacher takes 26 GB instead of 52 GB).
     enum class ScoreStorage { Float32, Float16 };
-    void writeSensitivity(const std::string &side, const std::string &parameter,
+    void writeSensitivity(Side side, const std::string &parameter,
                           const at::Tensor &scores, ScoreStorage storage = ScoreStorage::Float32);
-    at::Tensor readSensitivity(const std::string &side, const std::string &parameter) const; // float32, CPU
-    std::vector<std::string> sensitivityParameters(const std::string &side) const;
+    at::Tensor readSensitivity(Side side, const std::string &parameter) const; // float32, CPU
+    std::vector<std::string> sensitivityParameters(Side side) const;
     // The stored shape, without reading the scores.
-    std::vector<int64_t> sensitivityShape(const std::string &side, const std::string &parameter) const;
-    bool hasSensitivity(const std::string &side) const;   // at least one parameter written
+    std::vector<int64_t> sensitivityShape(Side side, const std::string &parameter) const;
+    bool hasSensitivity(Side side) const;   // at least one parameter written
 
     struct SensitivityInfo
     {
@@ -80,15 +82,15 @@ public:
         std::string computeDtype;   // float32 | bfloat16; empty when the session does not record it
     };
     // An empty `computeDtype` records none (and removes an older record).
-    void setSensitivityInfo(const std::string &side, const std::string &metric, int64_t samples,
+    void setSensitivityInfo(Side side, const std::string &metric, int64_t samples,
                             const std::string &computeDtype = {});
-    SensitivityInfo sensitivityInfo(const std::string &side) const;   // throws when not set
+    SensitivityInfo sensitivityInfo(Side side) const;   // throws when not set
 
     // totals: [layers, modules], any floating dtype; float64 on disk.
-    void writeLayerTotals(const std::string &side, const at::Tensor &totals,
+    void writeLayerTotals(Side side, const at::Tensor &totals,
                           const std::vector<std::string> &modules);
-    bool hasLayerTotals(const std::string &side) const;
-    std::pair<at::Tensor, std::vector<std::string>> readLayerTotals(const std::string &side) const; // float64, CPU
+    bool hasLayerTotals(Side side) const;
+    std::pair<at::Tensor, std::vector<std::string>> readLayerTotals(Side side) const; // float64, CPU
 
     // Element i: the teacher layer that student layer i takes (non-negative).
     void writeSelection(const std::vector<int64_t> &teacherLayerPerStudentLayer,

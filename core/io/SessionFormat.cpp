@@ -138,12 +138,6 @@ void checkName(const std::string &path, const std::string &what, const std::stri
                     + "\" (it must not be empty, \".\", \"..\" or contain '/')");
 }
 
-void checkSide(const std::string &path, const std::string &side)
-{
-    if (side != "teacher" && side != "student")
-        throw Error(path + ": unknown model side \"" + side + "\" (expected teacher or student)");
-}
-
 QJsonObject parseJsonObject(const std::string &path, const std::string &where, const std::string &text)
 {
     QJsonParseError error{};

@@ -40,9 +40,8 @@ void writeRootAttributes(const H5::Group &root);
 // Closes an HDF5 file exactly once, throwing when its last writes fail.
 void closeOnce(std::unique_ptr<H5::H5File> &file);
 
-// Item names must be one path component; sides are teacher or student.
+// Item names must be one path component.
 void checkName(const std::string &path, const std::string &what, const std::string &kind, const std::string &name);
-void checkSide(const std::string &path, const std::string &side);
 
 QJsonObject parseJsonObject(const std::string &path, const std::string &where, const std::string &text);
 std::string jsonText(const QJsonObject &object);

@@ -39,12 +39,12 @@ bool isHalf(const H5::DataSet &dataset)
 
 } // namespace
 
-void Session::writeSensitivity(const std::string &side, const std::string &parameter,
+void Session::writeSensitivity(Side which, const std::string &parameter,
                                const at::Tensor &scores, ScoreStorage storage)
 {
+    const std::string side = sideName(which);
     const std::string where = scoresPath(side, parameter);
     Impl &impl = writable("write " + where);
-    checkSide(impl.path, side);
     checkName(impl.path, "write " + where, "parameter", parameter);
     hdf5::guarded(impl.path, "write " + where, [&] {
         const H5::Group group = hdf5::ensureGroup(impl.root(), {"sensitivity", side});
@@ -66,11 +66,11 @@ void Session::writeSensitivity(const std::string &side, const std::string &param
     });
 }
 
-at::Tensor Session::readSensitivity(const std::string &side, const std::string &parameter) const
+at::Tensor Session::readSensitivity(Side which, const std::string &parameter) const
 {
+    const std::string side = sideName(which);
     const std::string where = scoresPath(side, parameter);
     const Impl &impl = usable();
-    checkSide(impl.path, side);
     checkName(impl.path, "read " + where, "parameter", parameter);
     return hdf5::guarded(impl.path, "read " + where, [&] {
         const H5::DataSet dataset = openScores(impl.path, *impl.file, side, parameter);
@@ -87,21 +87,21 @@ at::Tensor Session::readSensitivity(const std::string &side, const std::string &
     });
 }
 
-std::vector<std::string> Session::sensitivityParameters(const std::string &side) const
+std::vector<std::string> Session::sensitivityParameters(Side which) const
 {
+    const std::string side = sideName(which);
     const Impl &impl = usable();
-    checkSide(impl.path, side);
     return hdf5::guarded(impl.path, "list /sensitivity/" + side, [&] {
         const auto group = hdf5::findGroup(impl.root(), {"sensitivity", side});
         return group ? hdf5::linkNames(*group) : std::vector<std::string>();
     });
 }
 
-std::vector<int64_t> Session::sensitivityShape(const std::string &side, const std::string &parameter) const
+std::vector<int64_t> Session::sensitivityShape(Side which, const std::string &parameter) const
 {
+    const std::string side = sideName(which);
     const std::string where = scoresPath(side, parameter);
     const Impl &impl = usable();
-    checkSide(impl.path, side);
     checkName(impl.path, "read " + where, "parameter", parameter);
     return hdf5::guarded(impl.path, "read the shape of " + where, [&] {
         const std::vector<hsize_t> dims = hdf5::shapeOf(openScores(impl.path, *impl.file, side, parameter));
@@ -109,17 +109,17 @@ std::vector<int64_t> Session::sensitivityShape(const std::string &side, const st
     });
 }
 
-bool Session::hasSensitivity(const std::string &side) const
+bool Session::hasSensitivity(Side which) const
 {
-    return !sensitivityParameters(side).empty();
+    return !sensitivityParameters(which).empty();
 }
 
-void Session::setSensitivityInfo(const std::string &side, const std::string &metric, int64_t samples,
+void Session::setSensitivityInfo(Side which, const std::string &metric, int64_t samples,
                                  const std::string &computeDtype)
 {
+    const std::string side = sideName(which);
     const std::string where = "/sensitivity/" + side;
     Impl &impl = writable("write the attributes of " + where);
-    checkSide(impl.path, side);
     hdf5::guarded(impl.path, "write the attributes of " + where, [&] {
         const H5::Group group = hdf5::ensureGroup(impl.root(), {"sensitivity", side});
         hdf5::writeStringAttribute(group, "metric", metric);
@@ -131,11 +131,11 @@ void Session::setSensitivityInfo(const std::string &side, const std::string &met
     });
 }
 
-Session::SensitivityInfo Session::sensitivityInfo(const std::string &side) const
+Session::SensitivityInfo Session::sensitivityInfo(Side which) const
 {
+    const std::string side = sideName(which);
     const std::string where = "/sensitivity/" + side;
     const Impl &impl = usable();
-    checkSide(impl.path, side);
     return hdf5::guarded(impl.path, "read the attributes of " + where, [&] {
         const auto group = hdf5::findGroup(impl.root(), {"sensitivity", side});
         if (!group)
@@ -151,12 +151,12 @@ Session::SensitivityInfo Session::sensitivityInfo(const std::string &side) const
 
 // ---- layer totals ----------------------------------------------------------------------
 
-void Session::writeLayerTotals(const std::string &side, const at::Tensor &totals,
+void Session::writeLayerTotals(Side which, const at::Tensor &totals,
                                const std::vector<std::string> &modules)
 {
+    const std::string side = sideName(which);
     const std::string where = "/sensitivity/layers/" + side;
     Impl &impl = writable("write " + where);
-    checkSide(impl.path, side);
     hdf5::guarded(impl.path, "write " + where, [&] {
         const at::Tensor data =
             tableData(impl.path, where, totals, modules, "[layers, " + std::to_string(modules.size()) + " modules] totals");
@@ -164,21 +164,21 @@ void Session::writeLayerTotals(const std::string &side, const at::Tensor &totals
     });
 }
 
-bool Session::hasLayerTotals(const std::string &side) const
+bool Session::hasLayerTotals(Side which) const
 {
+    const std::string side = sideName(which);
     const Impl &impl = usable();
-    checkSide(impl.path, side);
     return hdf5::guarded(impl.path, "read /sensitivity/layers/" + side, [&] {
         const auto group = hdf5::findGroup(impl.root(), {"sensitivity", "layers"});
         return group && hdf5::hasDataset(*group, side);
     });
 }
 
-std::pair<at::Tensor, std::vector<std::string>> Session::readLayerTotals(const std::string &side) const
+std::pair<at::Tensor, std::vector<std::string>> Session::readLayerTotals(Side which) const
 {
+    const std::string side = sideName(which);
     const std::string where = "/sensitivity/layers/" + side;
     const Impl &impl = usable();
-    checkSide(impl.path, side);
     return hdf5::guarded(impl.path, "read " + where, [&] {
         const auto group = hdf5::findGroup(impl.root(), {"sensitivity", "layers"});
         if (!group || !hdf5::hasDataset(*group, side))

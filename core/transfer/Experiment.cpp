@@ -95,7 +95,7 @@ ExperimentResult runExperiment(const ExperimentRecipe &recipe, Progress &progres
             settings.device = device;
             const auto samples = seedSamplesFromFile(*pair.tokenizer, recipe.base.seeds, recipe.base.maxLength,
                                                      pair.teacher.config.maxPositionEmbeddings);
-            auto scored = scoreIntoSession(nullptr, "teacher", pair.teacher, samples, settings, plan, progress);
+            auto scored = scoreIntoSession(nullptr, Side::Teacher, pair.teacher, samples, settings, plan, progress);
             scores = std::move(scored.map);
             teacher = teacherInMemory(pair.teacher, *scores);
         }

@@ -71,7 +71,7 @@ std::vector<double> ScoringResult::layerTotals() const
     return totals;
 }
 
-ScoringResult scoreIntoSession(Session *session, const std::string &side, const LoadedModel &model,
+ScoringResult scoreIntoSession(Session *session, Side side, const LoadedModel &model,
                                const std::vector<SeedSample> &samples, const SensitivitySettings &settings,
                                const SensitivityPlan &plan, Progress &progress, const ParameterScores &onParameter,
                                const std::function<void(const SensitivityProgress &)> &onSample)
@@ -139,7 +139,7 @@ void ensureTeacherScores(Session &session, const ModelPair &pair, const std::str
         if (log)
             log(line);
     };
-    if (session.hasSensitivity("teacher")) {
+    if (session.hasSensitivity(Side::Teacher)) {
         checkSessionTeacher(session, pair.teacher.folder);
         say("sensitivity: the teacher's scores come from the session");
         return;
@@ -159,7 +159,7 @@ void ensureTeacherScores(Session &session, const ModelPair &pair, const std::str
     settings.metric = parseSensitivityMetric(recipe.sensitivityMetric);
     settings.maxLength = recipe.maxLength;
     settings.device = device;
-    scoreIntoSession(&session, "teacher", pair.teacher, samples, settings, plan, progress);
+    scoreIntoSession(&session, Side::Teacher, pair.teacher, samples, settings, plan, progress);
 }
 
 Session openOrCreateSession(const std::string &path)
@@ -170,7 +170,7 @@ Session openOrCreateSession(const std::string &path)
 Session openTransferSession(const std::string &path, const TransferRecipe &recipe)
 {
     auto session = openOrCreateSession(path);
-    if (session.hasSensitivity("teacher"))   // before the new recipe replaces the recorded hashes
+    if (session.hasSensitivity(Side::Teacher))   // before the new recipe replaces the recorded hashes
         checkSessionTeacher(session, recipe.teacher);
     session.setRecipe(recipe.toJson(), hashInputs(recipe.inputFiles()));
     return session;

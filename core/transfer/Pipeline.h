@@ -83,7 +83,7 @@ using ParameterScores = std::function<void(const std::string &parameter, const a
 // `session` as `side` (nothing is committed; a null session stores nothing: the other
 // ranks of a group) and hands each parameter to `onParameter`. `onSample` follows the
 // in-memory pass sample by sample (the streamed pass completes per parameter).
-ScoringResult scoreIntoSession(Session *session, const std::string &side, const LoadedModel &model,
+ScoringResult scoreIntoSession(Session *session, Side side, const LoadedModel &model,
                                const std::vector<SeedSample> &samples, const SensitivitySettings &settings,
                                const SensitivityPlan &plan, Progress &progress, const ParameterScores &onParameter = {},
                                const std::function<void(const SensitivityProgress &)> &onSample = {});

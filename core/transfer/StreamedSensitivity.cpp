@@ -426,7 +426,7 @@ Session::ScoreStorage defaultScoreStorage(const ModelConfig &config)
     return tooLargeForMemory(config) ? Session::ScoreStorage::Float16 : Session::ScoreStorage::Float32;
 }
 
-StreamedSensitivityResult storeStreamedSensitivity(Session *session, const std::string &side,
+StreamedSensitivityResult storeStreamedSensitivity(Session *session, Side side,
                                                    const std::string &folder, const std::vector<SeedSample> &samples,
                                                    const StreamedSensitivityOptions &options, Progress &progress,
                                                    Session::ScoreStorage storage)

@@ -69,7 +69,7 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
 // Streams the scores of the model in `folder` into the session as they complete, then
 // records the metric, sample count and per-layer totals. Nothing is committed here.
 // A null session computes without storing (the other ranks of a data-parallel group).
-StreamedSensitivityResult storeStreamedSensitivity(Session *session, const std::string &side,
+StreamedSensitivityResult storeStreamedSensitivity(Session *session, Side side,
                                                    const std::string &folder, const std::vector<SeedSample> &samples,
                                                    const StreamedSensitivityOptions &options, Progress &progress,
                                                    Session::ScoreStorage storage = Session::ScoreStorage::Float32);

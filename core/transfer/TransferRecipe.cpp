@@ -269,7 +269,7 @@ std::vector<TrainingDocument> trainingDocuments(const Tokenizer &tokenizer, cons
     return documents;
 }
 
-void storeSensitivity(Session &session, const std::string &side, const SensitivityMap &map, int64_t layers)
+void storeSensitivity(Session &session, Side side, const SensitivityMap &map, int64_t layers)
 {
     for (const auto &[name, scores] : map.scores)
         session.writeSensitivity(side, name, scores);
@@ -277,7 +277,7 @@ void storeSensitivity(Session &session, const std::string &side, const Sensitivi
     session.writeLayerTotals(side, map.layerModuleTotals(layers), layerModuleNames());
 }
 
-SensitivityMap loadSensitivity(const Session &session, const std::string &side)
+SensitivityMap loadSensitivity(const Session &session, Side side)
 {
     SensitivityMap map;
     const auto info = session.sensitivityInfo(side);
@@ -322,11 +322,11 @@ TeacherSource teacherInMemory(const LoadedModel &teacher, const SensitivityMap &
 
 TeacherSource teacherFromSession(const std::string &teacherDir, const Session &session, int64_t teacherLayers)
 {
-    if (!session.hasSensitivity("teacher"))
+    if (!session.hasSensitivity(Side::Teacher))
         throw Error(session.path() + ": the session has no teacher sensitivity");
     TeacherSource source;
-    if (session.hasLayerTotals("teacher")) {
-        const auto totals = session.readLayerTotals("teacher").first;
+    if (session.hasLayerTotals(Side::Teacher)) {
+        const auto totals = session.readLayerTotals(Side::Teacher).first;
         if (totals.dim() != 2 || totals.size(0) != teacherLayers)
             throw Error(session.path() + ": the teacher's per-layer totals cover " +
                         std::to_string(totals.dim() == 2 ? totals.size(0) : 0) + " layers but " + teacherDir +
@@ -337,13 +337,13 @@ TeacherSource teacherFromSession(const std::string &teacherDir, const Session &s
         // Older sessions without totals: sum each layer's scores, one tensor at a time.
         source.layerScores.assign(static_cast<size_t>(teacherLayers), 0.0);
         const std::string prefix = "model.layers.";
-        for (const auto &name : session.sensitivityParameters("teacher")) {
+        for (const auto &name : session.sensitivityParameters(Side::Teacher)) {
             if (name.rfind(prefix, 0) != 0)
                 continue;
             const auto layer = std::stoll(name.substr(prefix.size()));
             if (layer >= 0 && layer < teacherLayers)
                 source.layerScores[static_cast<size_t>(layer)] +=
-                    session.readSensitivity("teacher", name).sum(at::kDouble).item<double>();
+                    session.readSensitivity(Side::Teacher, name).sum(at::kDouble).item<double>();
         }
     }
     struct Mapped
@@ -359,7 +359,7 @@ TeacherSource teacherFromSession(const std::string &teacherDir, const Session &s
         mapped->last = mapped->store.tensor(name);
         return mapped->last;
     };
-    source.scores = [&session](const std::string &name) { return session.readSensitivity("teacher", name); };
+    source.scores = [&session](const std::string &name) { return session.readSensitivity(Side::Teacher, name); };
     return source;
 }
 

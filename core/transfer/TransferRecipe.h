@@ -5,6 +5,7 @@
 //   sensitivity -> layer selection -> reduction + SVD -> injection -> LoRA training
 //   -> evaluation -> export.
 
+#include "Side.h"
 #include "eval/TaskEvaluation.h"
 #include "io/PeftAdapter.h"
 #include "model/ModelFolder.h"
@@ -84,8 +85,8 @@ std::vector<TrainingDocument> trainingDocuments(const Tokenizer &tokenizer, cons
 
 // Session storage of a sensitivity map: every parameter's scores, per-layer totals and
 // the metric.
-void storeSensitivity(Session &session, const std::string &side, const SensitivityMap &map, int64_t layers);
-SensitivityMap loadSensitivity(const Session &session, const std::string &side);
+void storeSensitivity(Session &session, Side side, const SensitivityMap &map, int64_t layers);
+SensitivityMap loadSensitivity(const Session &session, Side side);
 // Before a session's teacher scores are reused: throws Error when the session records
 // input hashes and none of them is the sha256 of `teacherDir`'s weights (the scores
 // were computed for another model).

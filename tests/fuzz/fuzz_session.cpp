@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         };
         attempt([&] { session.recipe(); });
         attempt([&] { session.inputSha256(); });
-        for (const char *side : {"teacher", "student"}) {
+        for (const auto side : {nugget::Side::Teacher, nugget::Side::Student}) {
             attempt([&] { session.sensitivityInfo(side); });
             attempt([&] { session.readLayerTotals(side); });
             attempt([&] {

@@ -2,6 +2,8 @@
 // What the compute engine reports to the window: plain values, copied across threads
 // by queued signals. Nothing here refers to torch, so views need no libtorch headers.
 
+#include "Side.h"
+
 #include <QJsonObject>
 #include <QList>
 #include <QMetaType>
@@ -73,7 +75,7 @@ struct TaskSummary
 // embedding and head rows carry their single matrix in every column.
 struct ScoreGrid
 {
-    QString side;        // teacher | student
+    Side side = Side::Teacher;
     QString metric;
     QString computeDtype = QStringLiteral("float32");   // of the forward and backward behind the scores
     int sample = 0, samples = 0;

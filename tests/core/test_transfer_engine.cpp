@@ -36,29 +36,9 @@ ModelConfig config(int64_t hidden, int64_t inter, int64_t layers, int64_t heads,
 ModelConfig teacherConfig() { return config(48, 96, 5, 6, 3); }
 ModelConfig studentConfig() { return config(32, 64, 3, 4, 2); }
 
-LlamaForCausalLM model(const ModelConfig &c, uint64_t seed)
-{
-    LlamaForCausalLM m(c);
-    initialiseWeights(m, 0.2, seed);
-    return m;
-}
+LlamaForCausalLM model(const ModelConfig &c, uint64_t seed) { return test::randomModel(c, 0.2, seed); }
 
-std::vector<SeedSample> seeds(int count, uint64_t seed)
-{
-    std::vector<SeedSample> samples;
-    torch::manual_seed(seed);
-    for (int i = 0; i < count; ++i) {
-        const auto ids = torch::randint(3, 48, {12}, torch::kLong);
-        SeedSample s;
-        s.inputIds.assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + 12);
-        s.inputIds[0] = 1;
-        s.labels = s.inputIds;
-        for (int t = 0; t < 7; ++t)
-            s.labels[t] = -100;
-        samples.push_back(s);
-    }
-    return samples;
-}
+std::vector<SeedSample> seeds(int count, uint64_t seed) { return test::randomSeedSamples(count, 12, 48, 7, seed); }
 
 at::Tensor logitsOf(LlamaForCausalLM &m)
 {
@@ -388,10 +368,10 @@ private Q_SLOTS:
         const auto path = (dir.path() + QStringLiteral("/s.h5")).toStdString();
         {
             auto session = Session::create(path);
-            storeSensitivity(session, "teacher", computed, teacherConfig.numHiddenLayers);
+            storeSensitivity(session, Side::Teacher, computed, teacherConfig.numHiddenLayers);
             session.commit();
         }
-        const auto scores = loadSensitivity(Session::openReadOnly(path), "teacher");
+        const auto scores = loadSensitivity(Session::openReadOnly(path), Side::Teacher);
         const auto extraction = extract(teacher, scores, studentConfig, ReductionStructure::Submatrix, 8);
 
         // Reference layer selection: Python's sorted(range(n), key=score, reverse=True)[:k], re-sorted.

@@ -59,8 +59,8 @@ private Q_SLOTS:
                                                  : "over 5 samples (streamed, 2 processes)"),
                  parallel.out.constData());
 
-        const auto a = loadSensitivity(Session::openReadOnly(one.toStdString()), "teacher");
-        const auto b = loadSensitivity(Session::openReadOnly(two.toStdString()), "teacher");
+        const auto a = loadSensitivity(Session::openReadOnly(one.toStdString()), Side::Teacher);
+        const auto b = loadSensitivity(Session::openReadOnly(two.toStdString()), Side::Teacher);
         QCOMPARE(b.samples, magnitude ? int64_t(0) : int64_t(5));
         QCOMPARE(a.scores.size(), b.scores.size());
         for (const auto &[name, scores] : a.scores) {
@@ -142,15 +142,7 @@ private Q_SLOTS:
     {
         if (!dataParallelAvailable())
             QSKIP("this build has no c10d/Gloo");
-        ModelConfig config;
-        config.hiddenSize = 32;
-        config.intermediateSize = 64;
-        config.numHiddenLayers = 2;
-        config.numAttentionHeads = 4;
-        config.numKeyValueHeads = 2;
-        config.headDim = 8;
-        config.vocabSize = 48;
-        config.maxPositionEmbeddings = 64;
+        const ModelConfig config = test::llamaConfig(32, 64, 2, 4, 2, 48, 64, 8);
         std::vector<TrainingDocument> train;
         torch::manual_seed(4);
         for (int i = 0; i < 12; ++i) {
@@ -161,8 +153,7 @@ private Q_SLOTS:
             train.push_back(d);
         }
         auto student = [&] {
-            LlamaForCausalLM m(config);
-            initialiseWeights(m, 0.2, 5);
+            auto m = test::randomModel(config, 0.2, 5);
             injectPlainLora(m, modulesOf(TransferOrigin::All), {4, 8, 0.0}, 3);
             return m;
         };
@@ -205,12 +196,26 @@ private Q_SLOTS:
         QCOMPARE(results[0].steps.size(), expected.steps.size());
         for (size_t i = 0; i < expected.steps.size(); ++i)
             QVERIFY(std::abs(results[0].steps[i].loss - expected.steps[i].loss) < 1e-5);
+        // The group sums the same gradients in another order (float32), and Adam divides
+        // each step by the gradient's own size, so a rounding difference in a gradient near
+        // zero shows in its weight (measured: 1.5e-3 of the movement). Bound the difference
+        // by a hundredth of how far training moved that matrix, not by an absolute number:
+        // a rank's gradients left out or counted twice changes the direction of the steps
+        // and so the weights by the order of the movement itself.
         const auto reference = loraParameters(single);
+        auto untrained = student();
+        const auto initial = loraParameters(untrained);
         for (int rank = 0; rank < 2; ++rank) {
             const auto trained = loraParameters(models[static_cast<size_t>(rank)]);
             QCOMPARE(trained.size(), reference.size());
-            for (size_t p = 0; p < trained.size(); ++p)
-                QVERIFY((trained[p] - reference[p]).abs().max().item<double>() < 1e-5);
+            for (size_t p = 0; p < trained.size(); ++p) {
+                const double moved = (reference[p] - initial[p]).abs().max().item<double>();
+                const double difference = (trained[p] - reference[p]).abs().max().item<double>();
+                QVERIFY2(moved > 1e-3 && difference < 1e-2 * moved,
+                         qPrintable(QStringLiteral("rank %1, parameter %2: training moved it by %3, the group's "
+                                                   "result differs by %4")
+                                        .arg(rank).arg(p).arg(moved).arg(difference)));
+            }
         }
     }
 

@@ -91,6 +91,11 @@ private Q_SLOTS:
         QTest::newRow("bad device") << QStringList{QStringLiteral("generate"), stories(), QStringLiteral("--device"),
                                                    QStringLiteral("tpu")}
                                     << QStringLiteral("tpu");
+        QTest::newRow("bad side") << QStringList{QStringLiteral("sensitivity"), QStringLiteral("--model"), stories(),
+                                                 QStringLiteral("--metric"), QStringLiteral("magnitude"),
+                                                 QStringLiteral("--side"), QStringLiteral("teachr"),
+                                                 QStringLiteral("--out"), QDir::tempPath() + QStringLiteral("/never.h5")}
+                                  << QStringLiteral("--side expects teacher or student, not \"teachr\"");
     }
 
     void badInputGivesOneLineErrorAndNonZeroExit()

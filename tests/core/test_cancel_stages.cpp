@@ -37,28 +37,11 @@ ModelConfig config(int64_t hidden, int64_t inter, int64_t layers, int64_t heads,
     return test::llamaConfig(hidden, inter, layers, heads, kvHeads, 512, 256);
 }
 
-LlamaForCausalLM randomModel(const ModelConfig &c, uint64_t seed)
-{
-    LlamaForCausalLM m(c);
-    initialiseWeights(m, 0.05, seed);
-    return m;
-}
+LlamaForCausalLM randomModel(const ModelConfig &c, uint64_t seed) { return test::randomModel(c, 0.05, seed); }
 
 std::vector<SeedSample> samples(int count, int64_t length)
 {
-    std::vector<SeedSample> result;
-    torch::manual_seed(7);
-    for (int i = 0; i < count; ++i) {
-        const auto ids = torch::randint(3, 512, {length}, torch::kLong);
-        SeedSample s;
-        s.inputIds.assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + length);
-        s.inputIds[0] = 1;
-        s.labels = s.inputIds;
-        for (int64_t t = 0; t < length / 2; ++t)
-            s.labels[size_t(t)] = -100;
-        result.push_back(std::move(s));
-    }
-    return result;
+    return test::randomSeedSamples(count, length, 512, length / 2, 7);
 }
 
 struct CancelOutcome

@@ -665,8 +665,8 @@ void TestBadInput::truncatedSessionsAreErrors()
         const QString message = errorOf([&] {
             auto session = nugget::Session::openReadOnly(path.toStdString());
             // Opening may succeed on a file cut near its end; reading what it lacks may not.
-            for (const auto &name : session.sensitivityParameters("teacher"))
-                session.readSensitivity("teacher", name);
+            for (const auto &name : session.sensitivityParameters(nugget::Side::Teacher))
+                session.readSensitivity(nugget::Side::Teacher, name);
             session.readSelection();
             for (const auto &name : session.reductionParameters())
                 session.readReduction(name);
@@ -690,7 +690,7 @@ void TestBadInput::fuzzFindingsAreErrors()
         if (name.startsWith(QStringLiteral("session-"))) {
             message = errorOf([&] {
                 auto session = nugget::Session::openReadOnly(path.toStdString());
-                for (const char *side : {"teacher", "student"})
+                for (const auto side : {nugget::Side::Teacher, nugget::Side::Student})
                     for (const auto &parameter : session.sensitivityParameters(side))
                         session.readSensitivity(side, parameter);
             });

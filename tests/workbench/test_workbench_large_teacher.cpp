@@ -80,7 +80,7 @@ void collect(WorkbenchEngine &engine, Views &views)
 {
     QObject::connect(&engine, &WorkbenchEngine::pairLoaded, &engine, [&views](const PairSummary &p) { views.pair = p; });
     QObject::connect(&engine, &WorkbenchEngine::sensitivityUpdated, &engine, [&views](const ScoreGrid &g) {
-        if (g.side == QLatin1String("teacher") && g.complete)
+        if (g.side == Side::Teacher && g.complete)
             views.grid = g;
     });
     QObject::connect(&engine, &WorkbenchEngine::reductionPreviewed, &engine,
@@ -198,9 +198,9 @@ private Q_SLOTS:
         NUGGET_DONE(outcomes, engine.saveSession(saved, smallRun(), {}, QStringLiteral("sensitivity")));
         {
             const auto session = Session::openReadOnly(saved.toStdString());
-            QCOMPARE(session.sensitivityParameters("teacher").size(), size_t(57));
-            QCOMPARE(session.sensitivityInfo("teacher").samples, int64_t(onDisk.grid.samples));
-            QCOMPARE(session.sensitivityInfo("teacher").computeDtype, std::string("float32"));
+            QCOMPARE(session.sensitivityParameters(Side::Teacher).size(), size_t(57));
+            QCOMPARE(session.sensitivityInfo(Side::Teacher).samples, int64_t(onDisk.grid.samples));
+            QCOMPARE(session.sensitivityInfo(Side::Teacher).computeDtype, std::string("float32"));
         }
         onDisk.grid = {};
         NUGGET_DONE(outcomes, engine.openSession(saved));
@@ -230,7 +230,7 @@ private Q_SLOTS:
         NUGGET_DONE(outcomes, engine.computeSensitivity(request));
         QCOMPARE(views.grid.computeDtype, QStringLiteral("bfloat16"));
         NUGGET_DONE(outcomes, engine.saveSession(saved, smallRun(), {}, QStringLiteral("sensitivity")));
-        QCOMPARE(Session::openReadOnly(saved.toStdString()).sensitivityInfo("teacher").computeDtype,
+        QCOMPARE(Session::openReadOnly(saved.toStdString()).sensitivityInfo(Side::Teacher).computeDtype,
                  std::string("bfloat16"));
         views.grid = {};
         NUGGET_DONE(outcomes, engine.openSession(saved));

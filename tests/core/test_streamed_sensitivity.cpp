@@ -274,16 +274,16 @@ private Q_SLOTS:
         Progress progress;
         {
             auto session = Session::create(path);
-            storeStreamedSensitivity(&session, "teacher", folder, samples, {}, progress);
+            storeStreamedSensitivity(&session, Side::Teacher, folder, samples, {}, progress);
             session.commit();
         }
         auto loaded = loadModelFolder(folder);
         const auto expected = computeSensitivity(loaded.model, samples, {}, progress);
         const auto session = Session::openReadOnly(path);
-        const auto map = loadSensitivity(session, "teacher");
+        const auto map = loadSensitivity(session, Side::Teacher);
         QCOMPARE(map.samples, int64_t(2));
         compareMaps(map.scores, expected);
-        const auto [totals, modules] = session.readLayerTotals("teacher");
+        const auto [totals, modules] = session.readLayerTotals(Side::Teacher);
         QCOMPARE(modules, layerModuleNames());
         QVERIFY(torch::allclose(totals, expected.layerModuleTotals(6), 1e-4, 1e-12));
     }
@@ -300,14 +300,14 @@ private Q_SLOTS:
         std::map<std::string, at::Tensor> exact;
         {
             auto session = Session::create(path);
-            storeStreamedSensitivity(&session, "teacher", folder, samples, fisher, progress, Session::ScoreStorage::Float16);
+            storeStreamedSensitivity(&session, Side::Teacher, folder, samples, fisher, progress, Session::ScoreStorage::Float16);
             session.commit();
             exact = streamed(folder, samples, fisher);
         }
         const auto session = Session::openReadOnly(path);
-        QCOMPARE(session.sensitivityParameters("teacher").size(), exact.size());
+        QCOMPARE(session.sensitivityParameters(Side::Teacher).size(), exact.size());
         for (const auto &[name, reference] : exact) {
-            const auto stored = session.readSensitivity("teacher", name);
+            const auto stored = session.readSensitivity(Side::Teacher, name);
             QCOMPARE(stored.scalar_type(), at::kFloat);
             const double scale = reference.max().item<double>();
             const double difference = (stored - reference).abs().max().item<double>();
@@ -331,7 +331,7 @@ private Q_SLOTS:
         });
         {
             auto session = Session::create(path);
-            QVERIFY_THROWS_EXCEPTION(Cancelled, storeStreamedSensitivity(&session, "teacher", folder, demoSeeds(3),
+            QVERIFY_THROWS_EXCEPTION(Cancelled, storeStreamedSensitivity(&session, Side::Teacher, folder, demoSeeds(3),
                                                                          {}, progress));
         }
         QCOMPARE(reports, 10);

@@ -59,11 +59,11 @@ int64_t checkAdapter(const QString &dir)
 void checkSession(const QString &path)
 {
     auto session = nugget::Session::openReadOnly(path.toStdString());
-    const auto names = session.sensitivityParameters("teacher");
+    const auto names = session.sensitivityParameters(nugget::Side::Teacher);
     if (names.empty())
         throw nugget::Error(path.toStdString() + ": no teacher sensitivity");
     for (const auto &name : names)
-        session.readSensitivity("teacher", name);
+        session.readSensitivity(nugget::Side::Teacher, name);
     if (session.hasSelection())
         session.readSelection();
 }

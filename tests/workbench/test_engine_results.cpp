@@ -44,10 +44,10 @@ private Q_SLOTS:
         cells["model.layers.0.mlp.down_proj.weight"] = {2.0, 128};
         cells["model.layers.0.input_layernorm.weight"] = {0.25, 8};
         cells["model.layers.1.self_attn.k_proj.weight"] = {3.0, 64};
-        const auto grid = scoreGrid(QStringLiteral("teacher"), SensitivityMetric::Fisher, at::kBFloat16, cells,
+        const auto grid = scoreGrid(Side::Teacher, SensitivityMetric::Fisher, at::kBFloat16, cells,
                                     twoLayers(), 3, 8, 0.75, false);
 
-        QCOMPARE(grid.side, QStringLiteral("teacher"));
+        QCOMPARE(grid.side, Side::Teacher);
         QCOMPARE(grid.metric, QStringLiteral("fisher"));
         QCOMPARE(grid.computeDtype, QStringLiteral("bfloat16"));
         QCOMPARE(grid.sample, 3);
@@ -97,14 +97,14 @@ private Q_SLOTS:
         {
             auto session = Session::create(path);
             auto totals = torch::arange(18, torch::kDouble).view({2, 9});   // layer l, column c: 9l + c
-            session.writeLayerTotals("teacher", totals, layerModuleNames());
-            session.writeSensitivity("teacher", "model.embed_tokens.weight", torch::full({10, 8}, 0.5f),
+            session.writeLayerTotals(Side::Teacher, totals, layerModuleNames());
+            session.writeSensitivity(Side::Teacher, "model.embed_tokens.weight", torch::full({10, 8}, 0.5f),
                                      Session::ScoreStorage::Float32);
-            session.setSensitivityInfo("teacher", "taylor", 4, "float32");
+            session.setSensitivityInfo(Side::Teacher, "taylor", 4, "float32");
             session.commit();
         }
         const auto session = Session::openReadOnly(path);
-        const auto cells = cellTotals(session, "teacher", twoLayers());
+        const auto cells = cellTotals(session, Side::Teacher, twoLayers());
         QCOMPARE(cells.at("model.layers.0.self_attn.q_proj.weight"), (std::pair<double, double>{0, 64}));
         QCOMPARE(cells.at("model.layers.0.mlp.gate_proj.weight"), (std::pair<double, double>{4, 128}));
         QCOMPARE(cells.at("model.layers.1.mlp.down_proj.weight"), (std::pair<double, double>{15, 128}));
@@ -116,7 +116,7 @@ private Q_SLOTS:
 
         auto threeLayers = twoLayers();
         threeLayers.numHiddenLayers = 3;
-        QVERIFY_THROWS_EXCEPTION(Error, cellTotals(session, "teacher", threeLayers));
+        QVERIFY_THROWS_EXCEPTION(Error, cellTotals(session, Side::Teacher, threeLayers));
     }
 
     void similarityGridIsRowMajor()

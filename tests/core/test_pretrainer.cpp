@@ -16,20 +16,7 @@ using namespace nugget;
 
 namespace {
 
-ModelConfig tinyConfig()
-{
-    ModelConfig c;
-    c.hiddenSize = 32;
-    c.intermediateSize = 64;
-    c.numHiddenLayers = 2;
-    c.numAttentionHeads = 4;
-    c.numKeyValueHeads = 2;
-    c.headDim = 8;
-    c.vocabSize = 40;
-    c.maxPositionEmbeddings = 64;
-    c.rmsNormEps = 1e-5;
-    return c;
-}
+ModelConfig tinyConfig() { return test::llamaConfig(32, 64, 2, 4, 2, 40, 64, 8); }
 
 // Documents a model can learn quickly: BOS, then a run of consecutive ids from a
 // random start, then EOS.

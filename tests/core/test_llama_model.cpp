@@ -125,20 +125,7 @@ std::vector<std::vector<double>> referenceLogits(const ModelConfig &c, const Ten
     return logits;
 }
 
-ModelConfig tinyConfig()
-{
-    ModelConfig c;
-    c.hiddenSize = 16;
-    c.intermediateSize = 24;
-    c.numHiddenLayers = 2;
-    c.numAttentionHeads = 4;
-    c.numKeyValueHeads = 2;
-    c.headDim = 4;
-    c.vocabSize = 32;
-    c.maxPositionEmbeddings = 64;
-    c.rmsNormEps = 1e-5;
-    return c;
-}
+ModelConfig tinyConfig() { return test::llamaConfig(16, 24, 2, 4, 2, 32, 64, 4); }
 
 QString storiesDir() { return nugget::test::sharedPath(QStringLiteral("models/stories260K")); }
 

@@ -82,7 +82,7 @@ private Q_SLOTS:
         for (size_t i = 0; i < selection.size(); ++i)
             printed += QStringLiteral(" %1->%2").arg(selection[i]).arg(i);
         QVERIFY2(run.out.contains(printed.toUtf8()), run.out.constData());
-        QVERIFY(session.hasSensitivity("teacher"));
+        QVERIFY(session.hasSensitivity(nugget::Side::Teacher));
         QVERIFY(session.readReduction("model.layers." + std::to_string(selection[0]) + ".mlp.up_proj.weight"));
 
         // Base + delta + the extracted adapter is exactly the student.
@@ -129,7 +129,7 @@ private Q_SLOTS:
         auto models = nugget::loadModelPair(teacher.toStdString(), student.toStdString());
         QVERIFY(models.teacher.model);
         const auto recorded = nugget::Session::openReadOnly(session.toStdString());
-        const auto scores = nugget::loadSensitivity(recorded, "teacher");
+        const auto scores = nugget::loadSensitivity(recorded, nugget::Side::Teacher);
         nugget::Progress progress;
         const auto extraction = nugget::extractForRecipe(recipe, models.teacher.config, models.student.config,
                                                          nugget::teacherInMemory(models.teacher, scores), progress);
@@ -490,10 +490,10 @@ private Q_SLOTS:
         const auto exact = nugget::Session::openReadOnly(path(QStringLiteral("float32.h5")).toStdString());
         const auto rounded = nugget::Session::openReadOnly(path(QStringLiteral("bfloat16.h5")).toStdString());
         // The session says which compute its scores came from.
-        QCOMPARE(exact.sensitivityInfo("teacher").computeDtype, std::string("float32"));
-        QCOMPARE(rounded.sensitivityInfo("teacher").computeDtype, std::string("bfloat16"));
-        const auto exactTotals = std::get<0>(exact.readLayerTotals("teacher")).sum(1);
-        const auto roundedTotals = std::get<0>(rounded.readLayerTotals("teacher")).sum(1);
+        QCOMPARE(exact.sensitivityInfo(nugget::Side::Teacher).computeDtype, std::string("float32"));
+        QCOMPARE(rounded.sensitivityInfo(nugget::Side::Teacher).computeDtype, std::string("bfloat16"));
+        const auto exactTotals = std::get<0>(exact.readLayerTotals(nugget::Side::Teacher)).sum(1);
+        const auto roundedTotals = std::get<0>(rounded.readLayerTotals(nugget::Side::Teacher)).sum(1);
         QVERIFY(!torch::equal(exactTotals, roundedTotals));
         QVERIFY(torch::allclose(roundedTotals, exactTotals, 0.03, 0));
 
@@ -539,9 +539,9 @@ private Q_SLOTS:
         at::Tensor scores;
         {
             const auto session = nugget::Session::openReadOnly(sessionPath);
-            QVERIFY(session.hasSensitivity("teacher"));
-            QCOMPARE(std::get<0>(session.readLayerTotals("teacher")).size(0), int64_t(3));
-            scores = session.readSensitivity("teacher", "model.layers.1.mlp.up_proj.weight");
+            QVERIFY(session.hasSensitivity(nugget::Side::Teacher));
+            QCOMPARE(std::get<0>(session.readLayerTotals(nugget::Side::Teacher)).size(0), int64_t(3));
+            scores = session.readSensitivity(nugget::Side::Teacher, "model.layers.1.mlp.up_proj.weight");
             QVERIFY(scores.sum().item<double>() > 0);
         }
         {
@@ -563,7 +563,7 @@ private Q_SLOTS:
         QVERIFY2(second.exitCode == 0, second.err.constData());
         QVERIFY2(!second.err.contains("sensitivity: scoring the teacher"), second.err.constData());
         const auto session = nugget::Session::openReadOnly(sessionPath);
-        QVERIFY(torch::equal(session.readSensitivity("teacher", "model.layers.1.mlp.up_proj.weight"), scores));
+        QVERIFY(torch::equal(session.readSensitivity(nugget::Side::Teacher, "model.layers.1.mlp.up_proj.weight"), scores));
     }
 
     void aBadSeedFileLeavesNoSession()
