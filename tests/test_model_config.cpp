@@ -4,6 +4,7 @@
 #include "TestSupport.h"
 #include "io/ModelConfig.h"
 #include "io/Safetensors.h"
+#include "model/LlamaModel.h"
 
 #include <QFile>
 #include <QJsonArray>
@@ -12,6 +13,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <cmath>
 #include <functional>
 
 using nugget::test::errorOf;
@@ -78,6 +80,7 @@ private Q_SLOTS:
     void transformers5Keys();
     void transformers4Keys();
     void families();
+    void rotaryFrequenciesOfEachRopeType();
     void acceptsModelTypeOnly();
     void rejects_data();
     void rejects();
@@ -234,6 +237,47 @@ void TestModelConfig::families()
     mistral.remove("max_position_embeddings");
     QVERIFY(errorOf([&] { ModelConfig::fromJson(mistral, "m/config.json"); })
                 .startsWith("m/config.json: key 'sliding_window' is 4096, shorter than the context of 131072"));
+}
+
+// The frequencies each RoPE type gives, against the published formulas in double precision.
+void TestModelConfig::rotaryFrequenciesOfEachRopeType()
+{
+    ModelConfig c = ModelConfig::fromJson(minimalConfig(), "x");
+    c.headDim = 16;
+    c.ropeTheta = 500000.0;
+    const auto plain = [&](int64_t i) { return 1.0 / std::pow(c.ropeTheta, 2.0 * double(i) / 16.0); };
+    const auto check = [&](const std::function<double(int64_t)> &expected, int64_t length) {
+        const auto got = nugget::rotaryInverseFrequencies(c, length);
+        QCOMPARE(got.size(0), int64_t(8));
+        for (int64_t i = 0; i < 8; ++i)
+            QVERIFY2(std::abs(got[i].item<double>() - expected(i)) <= 1e-6 * expected(i),
+                     qPrintable(QStringLiteral("%1 %2: %3 vs %4").arg(QString::fromStdString(c.ropeType)).arg(i)
+                                    .arg(got[i].item<double>()).arg(expected(i))));
+    };
+    check(plain, 10);
+    c.ropeType = "linear";
+    c.ropeFactor = 4.0;
+    check([&](int64_t i) { return plain(i) / 4.0; }, 10);
+    c.ropeType = "dynamic";
+    check(plain, c.maxPositionEmbeddings);   // within the context: the plain frequencies
+    check([&](int64_t i) {   // beyond it, the NTK-aware base
+        const double base = c.ropeTheta * std::pow(4.0 * 2.0 - 3.0, 16.0 / 14.0);
+        return 1.0 / std::pow(base, 2.0 * double(i) / 16.0);
+    }, 2 * c.maxPositionEmbeddings);
+    c.ropeType = "llama3";
+    c.ropeFactor = 8.0;
+    c.ropeLowFreqFactor = 1.0;
+    c.ropeHighFreqFactor = 4.0;
+    c.ropeOriginalMaxPositions = 64;
+    check([&](int64_t i) {
+        const double wavelength = 2 * M_PI / plain(i);
+        if (wavelength < 64.0 / 4.0)
+            return plain(i);
+        if (wavelength > 64.0 / 1.0)
+            return plain(i) / 8.0;
+        const double smooth = (64.0 / wavelength - 1.0) / (4.0 - 1.0);
+        return (1 - smooth) * plain(i) / 8.0 + smooth * plain(i);
+    }, 10);
 }
 
 void TestModelConfig::acceptsModelTypeOnly()
