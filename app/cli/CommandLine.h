@@ -5,10 +5,13 @@
 #include "jobs/Progress.h"
 
 #include <QCommandLineParser>
+#include <QRegularExpression>
 #include <QString>
 
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
+#include <vector>
 
 namespace nugget::cli {
 
@@ -71,6 +74,25 @@ inline double numberOption(const QCommandLineParser &parser, const QString &name
     if (!ok)
         throw Error("--" + name.toStdString() + " expects a number, got '" + parser.value(name).toStdString() + "'");
     return value;
+}
+
+// Token ids separated by spaces or commas ("1 306 4966"), each in [0, vocabSize).
+inline std::vector<int64_t> parseTokenIds(const QString &text, int64_t vocabSize, const char *option)
+{
+    std::vector<int64_t> ids;
+    for (const QString &word : text.split(QRegularExpression(QStringLiteral("[\\s,]+")), Qt::SkipEmptyParts)) {
+        bool ok = false;
+        const long long id = word.toLongLong(&ok);
+        if (!ok)
+            throw Error(std::string(option) + " expects token ids, got '" + word.toStdString() + "'");
+        if (id < 0 || id >= vocabSize)
+            throw Error(std::string(option) + ": token id " + std::to_string(id) + " is outside the vocabulary of " +
+                        std::to_string(vocabSize));
+        ids.push_back(id);
+    }
+    if (ids.empty())
+        throw Error(std::string(option) + " needs at least one token id");
+    return ids;
 }
 
 } // namespace nugget::cli

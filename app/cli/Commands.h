@@ -13,6 +13,7 @@ namespace nugget::cli {
 
 int runInfo(const QStringList &arguments);
 int runGenerate(const QStringList &arguments);
+int runLogits(const QStringList &arguments);
 int runEval(const QStringList &arguments);
 int runPretrain(const QStringList &arguments);
 int runZoo(const QStringList &arguments);

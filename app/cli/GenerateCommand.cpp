@@ -44,6 +44,9 @@ int runGenerate(const QStringList &arguments)
         {QStringLiteral("seed"), QStringLiteral("Sampling seed (default 0)."), QStringLiteral("S"), QStringLiteral("0")},
         {QStringLiteral("device"), QStringLiteral("auto, cpu, cuda or cuda:N (default auto)."), QStringLiteral("DEVICE"), QStringLiteral("auto")},
         {QStringLiteral("tokenizer"), QStringLiteral("tokenizer.model to use (default: the model folder's)."), QStringLiteral("FILE")},
+        {QStringLiteral("prompt-ids"), QStringLiteral("The prompt as token ids, BOS included if wanted (\"1 306 4966\"), "
+                                                      "instead of --prompt; with --ids no tokenizer is needed."),
+         QStringLiteral("IDS")},
         {QStringLiteral("ids"), QStringLiteral("Print token ids (BOS, prompt, generated) on one line instead of text.")},
         {QStringLiteral("continue-after-bos"), QStringLiteral("Keep generating when the model emits BOS (by default a BOS, "
                                                               "which starts a new document, ends generation as in llama2.c).")},
@@ -61,33 +64,44 @@ int runGenerate(const QStringList &arguments)
     if (sampling.maxNewTokens < 0)
         throw Error("--max-new-tokens must be >= 0");
 
+    const bool printIds = parser.isSet(QStringLiteral("ids"));
+    const bool givenIds = parser.isSet(QStringLiteral("prompt-ids"));
+    if (givenIds && parser.isSet(QStringLiteral("prompt")))
+        throw Error("--prompt and --prompt-ids exclude each other");
     LoadOptions load;
     load.device = parseDevice(parser.value(QStringLiteral("device")).toStdString());
     auto loaded = loadModelFolder(dir.toStdString(), load);
-    std::string tokenizerPath = parser.value(QStringLiteral("tokenizer")).toStdString();
-    if (tokenizerPath.empty())
-        tokenizerPath = loaded.tokenizerPath;
-    if (tokenizerPath.empty())
-        throw Error(dir.toStdString() + ": no tokenizer.model in the folder (use --tokenizer FILE)");
-    const auto tokenizer = Tokenizer::load(tokenizerPath);
-    if (tokenizer->vocabSize() != loaded.config.vocabSize)
-        throw Error(tokenizerPath + ": tokenizer has " + std::to_string(tokenizer->vocabSize()) +
-                    " pieces but the model's vocabulary is " + std::to_string(loaded.config.vocabSize));
+    // Ids in and out need no tokenizer: a model whose tokenizer Nugget cannot read still runs.
+    std::shared_ptr<Tokenizer> tokenizer;
+    if (!(givenIds && printIds)) {
+        std::string tokenizerPath = parser.value(QStringLiteral("tokenizer")).toStdString();
+        if (tokenizerPath.empty())
+            tokenizerPath = loaded.tokenizerPath;
+        if (tokenizerPath.empty())
+            throw Error(dir.toStdString() + ": no tokenizer.model in the folder (use --tokenizer FILE)");
+        tokenizer = Tokenizer::load(tokenizerPath);
+        if (tokenizer->vocabSize() != loaded.config.vocabSize)
+            throw Error(tokenizerPath + ": tokenizer has " + std::to_string(tokenizer->vocabSize()) +
+                        " pieces but the model's vocabulary is " + std::to_string(loaded.config.vocabSize));
+    }
 
     const int64_t bos = loaded.config.bosTokenId;
     std::vector<int64_t> prompt{bos};
-    const QString promptText = parser.value(QStringLiteral("prompt"));
-    if (!promptText.isEmpty()) {
+    if (givenIds) {
+        prompt = parseTokenIds(parser.value(QStringLiteral("prompt-ids")), loaded.config.vocabSize, "--prompt-ids");
+    } else if (const QString promptText = parser.value(QStringLiteral("prompt")); !promptText.isEmpty()) {
         const auto ids = tokenizer->encode(promptText.toStdString(), false);
         prompt.insert(prompt.end(), ids.begin(), ids.end());
     }
-    sampling.stopIds = {loaded.config.eosTokenId};
+    // Every end-of-sequence id of config.json ends generation (Llama 3 lists several).
+    sampling.stopIds = loaded.config.eosTokenIds();
     if (!parser.isSet(QStringLiteral("continue-after-bos")))
         sampling.stopIds.push_back(bos);
 
-    const bool printIds = parser.isSet(QStringLiteral("ids"));
-    int64_t previous = bos;
+    int64_t previous = prompt.front();
     if (!printIds) {
+        if (givenIds && prompt.front() != bos)
+            printPiece(tokenizer->streamPiece(bos, prompt.front()));
         for (size_t i = 1; i < prompt.size(); ++i) {
             printPiece(tokenizer->streamPiece(previous, prompt[i]));
             previous = prompt[i];

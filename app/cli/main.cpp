@@ -27,6 +27,7 @@ const std::map<QString, Command> &commands()
     static const std::map<QString, Command> table = {
         {QStringLiteral("info"), {"architecture, shapes, parameter count, dtypes and file sizes of a model folder", nugget::cli::runInfo}},
         {QStringLiteral("generate"), {"generate text from a model folder (greedy or sampled)", nugget::cli::runGenerate}},
+        {QStringLiteral("logits"), {"write a model's logits for given token ids into a safetensors file", nugget::cli::runLogits}},
         {QStringLiteral("eval"), {"score a model on a task file (exact match, answer number, choice, perplexity)", nugget::cli::runEval}},
         {QStringLiteral("pretrain"), {"train a LLaMA-architecture model from scratch on text and chat files", nugget::cli::runPretrain}},
         {QStringLiteral("zoo"), {"regenerate the built-in demo world and teacher/student pair from a recipe", nugget::cli::runZoo}},

@@ -2,6 +2,7 @@
 
 #include "Error.h"
 #include "io/TensorStore.h"
+#include "model/LlamaModel.h"
 #include "text/Tokenizer.h"
 
 #include <QDir>
@@ -68,12 +69,25 @@ std::vector<ExpectedTensor> expectedTensors(const ModelConfig &c)
     for (int64_t l = 0; l < c.numHiddenLayers; ++l) {
         const std::string p = kLayerPrefix + std::to_string(l) + ".";
         tensors.push_back({p + "self_attn.q_proj.weight", {attention, h}});
+        if (c.qkvBias)
+            tensors.push_back({p + "self_attn.q_proj.bias", {attention}});
         tensors.push_back({p + "self_attn.k_proj.weight", {kv, h}});
+        if (c.qkvBias)
+            tensors.push_back({p + "self_attn.k_proj.bias", {kv}});
         tensors.push_back({p + "self_attn.v_proj.weight", {kv, h}});
+        if (c.qkvBias)
+            tensors.push_back({p + "self_attn.v_proj.bias", {kv}});
         tensors.push_back({p + "self_attn.o_proj.weight", {h, attention}});
-        tensors.push_back({p + "mlp.gate_proj.weight", {c.intermediateSize, h}});
-        tensors.push_back({p + "mlp.up_proj.weight", {c.intermediateSize, h}});
+        if (c.outputBias)
+            tensors.push_back({p + "self_attn.o_proj.bias", {h}});
+        for (const char *mlp : {"gate_proj", "up_proj"}) {
+            tensors.push_back({p + "mlp." + mlp + ".weight", {c.intermediateSize, h}});
+            if (c.mlpBias)
+                tensors.push_back({p + "mlp." + mlp + ".bias", {c.intermediateSize}});
+        }
         tensors.push_back({p + "mlp.down_proj.weight", {h, c.intermediateSize}});
+        if (c.mlpBias)
+            tensors.push_back({p + "mlp.down_proj.bias", {h}});
         tensors.push_back({p + "input_layernorm.weight", {h}});
         tensors.push_back({p + "post_attention_layernorm.weight", {h}});
     }
@@ -167,12 +181,13 @@ std::string tensorValueProblem(const ModelConfig &config, const TensorStore &sto
                    "' but config.json ties them (tie_word_embeddings true): the model would not use it";
     }
     if (endsWith(name, kInvFreq) && stored.dim() == 1 && stored.size(0) == config.headDim / 2) {
-        const auto exponents = torch::arange(0, config.headDim, 2, at::kDouble) / static_cast<double>(config.headDim);
-        const auto frequencies = 1.0 / torch::pow(config.ropeTheta, exponents);
+        // The frequencies the model computes for its context (as transformers stored them).
+        const auto frequencies = rotaryInverseFrequencies(config, config.maxPositionEmbeddings).to(at::kDouble);
         // Stored in the checkpoint's dtype: bfloat16 keeps 8 significant bits.
         if (!at::allclose(stored.to(at::kDouble), frequencies, 1e-2, 0))
-            return weights + ": tensor '" + name + "' holds other rotary frequencies than rope_theta " +
-                   QString::number(config.ropeTheta).toStdString() + " in config.json implies (a scaled RoPE?)";
+            return weights + ": tensor '" + name + "' holds other rotary frequencies than the RoPE of config.json (" +
+                   config.ropeType + ", rope_theta " + QString::number(config.ropeTheta).toStdString() +
+                   ") implies";
     }
     return {};
 }

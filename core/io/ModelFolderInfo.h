@@ -54,14 +54,15 @@ std::vector<ExpectedTensor> expectedTensors(const ModelConfig &config);
 // of another shape, each tensor the model would not use. Tolerated beside the model's
 // own: a tied model's stored lm_head.weight of the embedding's shape, and each layer's
 // self_attn.rotary_emb.inv_freq buffer (older Hugging Face checkpoints carry them;
-// the model computes them from rope_theta), their values checked by tensorValueProblem.
+// the model computes them from the config's RoPE), their values checked by
+// tensorValueProblem. Biases are expected where the config's family has them.
 // `configPath` and `weights` (the safetensors file, or the folder when sharded) are
 // named in the messages. The one rule loading and `info` share.
 std::vector<std::string> checkpointProblems(const ModelConfig &config, const std::string &configPath,
                                             const TensorStore &store, const std::string &weights);
 // The problem with the values of the stored tensor `name` (empty when none): NaN or
 // infinite values; a tied model's lm_head.weight that is not the embedding; rotary
-// frequencies other than rope_theta's.
+// frequencies other than the config's RoPE gives.
 std::string tensorValueProblem(const ModelConfig &config, const TensorStore &store, const std::string &name,
                                const at::Tensor &stored, const std::string &weights);
 // tensorValueProblem for every stored tensor, read one at a time from the mapping.

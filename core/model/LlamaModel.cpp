@@ -74,14 +74,16 @@ LoraFactorImpl::LoraFactorImpl(const at::Tensor &value)
     weight = register_parameter("weight", value);
 }
 
-ProjectionImpl::ProjectionImpl(int64_t inFeatures, int64_t outFeatures)
+ProjectionImpl::ProjectionImpl(int64_t inFeatures, int64_t outFeatures, bool withBias)
 {
     weight = register_parameter("weight", torch::empty({outFeatures, inFeatures}));
+    if (withBias)
+        bias = register_parameter("bias", torch::zeros({outFeatures}));
 }
 
 at::Tensor ProjectionImpl::forward(const at::Tensor &x)
 {
-    auto y = at::linear(x, weight);
+    auto y = at::linear(x, weight, bias);
     if (m_lora) {
         // The adapter runs in its own dtype (float32 beside a half-precision base).
         const auto xa = x.to(lora_A->weight.scalar_type());
@@ -205,8 +207,40 @@ at::Tensor RMSNormImpl::forward(const at::Tensor &x)
     return weight * normed.to(x.scalar_type());
 }
 
-RotaryEmbedding::RotaryEmbedding(int64_t headDim, double theta)
-    : m_headDim(headDim), m_theta(theta)
+at::Tensor rotaryInverseFrequencies(const ModelConfig &config, int64_t sequenceLength)
+{
+    const int64_t dim = config.headDim;
+    double base = config.ropeTheta;
+    if (config.ropeType == "dynamic") {
+        // NTK-aware scaling: a larger base once the sequence outgrows the context.
+        const double length = static_cast<double>(std::max(sequenceLength, config.maxPositionEmbeddings));
+        const double factor = config.ropeFactor;
+        base *= std::pow(factor * length / static_cast<double>(config.maxPositionEmbeddings) - (factor - 1),
+                         static_cast<double>(dim) / static_cast<double>(dim - 2));
+    }
+    const auto f32 = at::TensorOptions().dtype(at::kFloat);
+    const auto exponents = torch::arange(0, dim, 2, at::TensorOptions().dtype(at::kLong)).to(at::kFloat) /
+                           static_cast<double>(dim);
+    auto invFreq = torch::pow(base, exponents).reciprocal();
+    if (config.ropeType == "linear") {
+        invFreq = invFreq / config.ropeFactor;
+    } else if (config.ropeType == "llama3") {
+        const double factor = config.ropeFactor, low = config.ropeLowFreqFactor, high = config.ropeHighFreqFactor;
+        const double context = static_cast<double>(config.ropeOriginalMaxPositions);
+        const double lowFreqWavelength = context / low, highFreqWavelength = context / high;
+        // Python's `scalar / tensor` is reciprocal() * scalar: the same here, bit for bit.
+        const auto wavelength = invFreq.reciprocal() * (2 * M_PI);
+        auto scaled = torch::where(wavelength > lowFreqWavelength, invFreq / factor, invFreq);
+        const auto smooth = (wavelength.reciprocal() * context - low) / (high - low);
+        const auto smoothed = (1 - smooth) * scaled / factor + smooth * scaled;
+        const auto medium = (wavelength >= highFreqWavelength).logical_and(wavelength <= lowFreqWavelength);
+        scaled = torch::where(medium, smoothed, scaled);
+        invFreq = scaled;
+    }
+    return invFreq.to(f32);
+}
+
+RotaryEmbedding::RotaryEmbedding(const ModelConfig &config) : m_config(config)
 {
 }
 
@@ -214,8 +248,7 @@ std::pair<at::Tensor, at::Tensor> RotaryEmbedding::cosSin(int64_t start, int64_t
                                                           const at::TensorOptions &options) const
 {
     const auto f32 = options.dtype(at::kFloat);
-    const auto exponents = torch::arange(0, m_headDim, 2, f32) / static_cast<double>(m_headDim);
-    const auto invFreq = 1.0 / torch::pow(m_theta, exponents);
+    const auto invFreq = rotaryInverseFrequencies(m_config, start + count).to(f32.device());
     const auto positions = torch::arange(start, start + count, f32);
     const auto freqs = torch::outer(positions, invFreq);
     const auto angles = torch::cat({freqs, freqs}, -1);
@@ -233,10 +266,10 @@ LlamaAttentionImpl::LlamaAttentionImpl(const ModelConfig &config)
     : m_heads(config.numAttentionHeads), m_kvHeads(config.numKeyValueHeads),
       m_headDim(config.headDim)
 {
-    q_proj = register_module("q_proj", Projection(config.hiddenSize, m_heads * m_headDim));
-    k_proj = register_module("k_proj", Projection(config.hiddenSize, m_kvHeads * m_headDim));
-    v_proj = register_module("v_proj", Projection(config.hiddenSize, m_kvHeads * m_headDim));
-    o_proj = register_module("o_proj", Projection(m_heads * m_headDim, config.hiddenSize));
+    q_proj = register_module("q_proj", Projection(config.hiddenSize, m_heads * m_headDim, config.qkvBias));
+    k_proj = register_module("k_proj", Projection(config.hiddenSize, m_kvHeads * m_headDim, config.qkvBias));
+    v_proj = register_module("v_proj", Projection(config.hiddenSize, m_kvHeads * m_headDim, config.qkvBias));
+    o_proj = register_module("o_proj", Projection(m_heads * m_headDim, config.hiddenSize, config.outputBias));
 }
 
 at::Tensor LlamaAttentionImpl::forward(const at::Tensor &x, const at::Tensor &cos,
@@ -280,9 +313,9 @@ at::Tensor LlamaAttentionImpl::forward(const at::Tensor &x, const at::Tensor &co
 
 LlamaMLPImpl::LlamaMLPImpl(const ModelConfig &config)
 {
-    gate_proj = register_module("gate_proj", Projection(config.hiddenSize, config.intermediateSize));
-    up_proj = register_module("up_proj", Projection(config.hiddenSize, config.intermediateSize));
-    down_proj = register_module("down_proj", Projection(config.intermediateSize, config.hiddenSize));
+    gate_proj = register_module("gate_proj", Projection(config.hiddenSize, config.intermediateSize, config.mlpBias));
+    up_proj = register_module("up_proj", Projection(config.hiddenSize, config.intermediateSize, config.mlpBias));
+    down_proj = register_module("down_proj", Projection(config.intermediateSize, config.hiddenSize, config.mlpBias));
 }
 
 at::Tensor LlamaMLPImpl::forward(const at::Tensor &x)
@@ -322,7 +355,7 @@ LlamaDecoderLayer LlamaBackboneImpl::layer(int64_t index) const
 }
 
 LlamaForCausalLMImpl::LlamaForCausalLMImpl(const ModelConfig &config)
-    : m_config(config), m_rotary(config.headDim, config.ropeTheta)
+    : m_config(config), m_rotary(config)
 {
     config.validate("model configuration");
     model = register_module("model", LlamaBackbone(config));
@@ -424,6 +457,8 @@ void initialiseWeights(LlamaForCausalLM &model, double std, uint64_t seed)
         auto &p = item.value();
         if (item.key().find("norm") != std::string::npos) {
             p.fill_(1.0);
+        } else if (p.dim() == 1) {   // biases start at zero, as in Hugging Face
+            p.zero_();
         } else {
             // Draw on the CPU with our generator so the result is device-independent.
             auto values = at::normal(0.0, std, p.sizes(), generator, at::TensorOptions().dtype(at::kFloat));

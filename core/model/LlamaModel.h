@@ -46,13 +46,14 @@ public:
 };
 TORCH_MODULE(LoraFactor);
 
-// y = x W^T for W [out, in]: the projection every transformer matrix is, with an
+// y = x W^T (+ b) for W [out, in]: the projection every transformer matrix is, with an
+// optional bias (parameter "bias", where the checkpoint's family has one) and an
 // optional LoRA adapter (parameters "lora_A.weight" and "lora_B.weight" once attached,
 // the names PEFT uses).
 class ProjectionImpl : public torch::nn::Module
 {
 public:
-    ProjectionImpl(int64_t inFeatures, int64_t outFeatures);
+    ProjectionImpl(int64_t inFeatures, int64_t outFeatures, bool withBias = false);
     at::Tensor forward(const at::Tensor &x);
 
     // Attaches an adapter initialised with A [rank, in] and B [out, rank].
@@ -64,6 +65,7 @@ public:
     void mergeLora();
 
     at::Tensor weight;
+    at::Tensor bias;   // undefined when the projection has none
     LoraFactor lora_A{nullptr}, lora_B{nullptr};
 
 private:
@@ -109,20 +111,27 @@ public:
 TORCH_MODULE(RMSNorm);
 
 // Rotary position embedding in Hugging Face's rotate_half convention: dimension i is
-// paired with i + head_dim/2.
+// paired with i + head_dim/2. The frequencies follow the config's RoPE type as
+// transformers computes them: default, linear (divided by factor), dynamic (NTK-aware
+// base once a sequence outgrows max_position_embeddings, which Nugget never runs, so
+// the default within the context) and llama3 (long wavelengths divided by factor,
+// short ones kept, smoothed in between).
 class RotaryEmbedding
 {
 public:
-    RotaryEmbedding(int64_t headDim, double theta);
+    explicit RotaryEmbedding(const ModelConfig &config);
     // cos and sin of shape [positions, head_dim] for positions [start, start + count).
     std::pair<at::Tensor, at::Tensor> cosSin(int64_t start, int64_t count,
                                              const at::TensorOptions &options) const;
     static at::Tensor apply(const at::Tensor &x, const at::Tensor &cos, const at::Tensor &sin);
 
 private:
-    int64_t m_headDim;
-    double m_theta;
+    ModelConfig m_config;
 };
+
+// The inverse frequencies [head_dim / 2] (float32, CPU) for a sequence of
+// `sequenceLength` positions, computed in float32 in transformers' order of operations.
+at::Tensor rotaryInverseFrequencies(const ModelConfig &config, int64_t sequenceLength);
 
 class LlamaAttentionImpl : public torch::nn::Module
 {
@@ -212,7 +221,7 @@ TORCH_MODULE(LlamaForCausalLM);
 at::Tensor causalLmLoss(const at::Tensor &logits, const at::Tensor &labels);
 
 // Random initialisation as Hugging Face does it: normal(0, std) for matrices and
-// embeddings, ones for norms. Deterministic for a seed.
+// embeddings, ones for norms, zeros for biases. Deterministic for a seed.
 void initialiseWeights(LlamaForCausalLM &model, double std, uint64_t seed);
 
 } // namespace nugget

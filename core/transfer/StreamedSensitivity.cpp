@@ -220,7 +220,7 @@ StreamedSensitivityResult computeStreamedSensitivity(const ModelConfig &config, 
         progress.report(static_cast<double>(++done) / units, message);
     };
 
-    const RotaryEmbedding rotary(config.headDim, config.ropeTheta);
+    const RotaryEmbedding rotary(config);
     auto rotation = [&](int64_t time) { return rotary.cosSin(0, time, activation); };
 
     const auto embedding = storedTensor(weights, "model.embed_tokens.weight", {vocab, hidden});
@@ -378,7 +378,7 @@ void streamedLayerStates(const ModelConfig &config, const TensorStore &weights, 
         states.push_back(embedding.index_select(0, ids).unsqueeze(0).to(activation));
         tokens += take;
     }
-    const RotaryEmbedding rotary(config.headDim, config.ropeTheta);
+    const RotaryEmbedding rotary(config);
     LlamaDecoderLayer layer(config);
     layer->to(device, computeDtype);
     layer->eval();

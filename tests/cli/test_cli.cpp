@@ -123,7 +123,7 @@ private Q_SLOTS:
         QTest::addColumn<QString>("command");
         const QStringList expected{QStringLiteral("bench"),      QStringLiteral("eval"),        QStringLiteral("experiment"),
                                    QStringLiteral("extract"),    QStringLiteral("generate"),    QStringLiteral("info"),
-                                   QStringLiteral("pretrain"),   QStringLiteral("sensitivity"), QStringLiteral("train"),
+                                   QStringLiteral("logits"),     QStringLiteral("pretrain"),   QStringLiteral("sensitivity"), QStringLiteral("train"),
                                    QStringLiteral("transfer"),   QStringLiteral("zoo")};
         const auto usage = runCli({QStringLiteral("--help")});
         QStringList listed;

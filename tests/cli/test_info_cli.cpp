@@ -73,13 +73,14 @@ private Q_SLOTS:
         QTemporaryDir dir;
         QVERIFY(test::copyDemoStudent(dir.path()));
         test::editConfig(dir.path(), [](QJsonObject &c) {
-            c[QStringLiteral("attention_bias")] = true;
+            c[QStringLiteral("rope_scaling")] = QJsonObject{{QStringLiteral("rope_type"), QStringLiteral("yarn")},
+                                                            {QStringLiteral("factor"), 4.0}};
             c[QStringLiteral("hidden_act")] = QStringLiteral("gelu");
         });
         const auto run = runCli({QStringLiteral("info"), dir.path()});
         QCOMPARE(run.exitCode, 1);
         const QString err = QString::fromUtf8(run.err);
-        QVERIFY2(err.contains(dir.filePath(QStringLiteral("config.json")) + QStringLiteral(": key 'attention_bias' is true")),
+        QVERIFY2(err.contains(dir.filePath(QStringLiteral("config.json")) + QStringLiteral(": key 'rope_scaling' has rope_type 'yarn'")),
                  qPrintable(err));
         QVERIFY2(err.contains(QStringLiteral("key 'hidden_act' is 'gelu'")), qPrintable(err));
     }

@@ -107,13 +107,13 @@ private Q_SLOTS:
     {
         QTemporaryDir dir;
         QVERIFY(test::copyDemoStudent(dir.path()));
-        test::editConfig(dir.path(), [](QJsonObject &c) { c[QStringLiteral("mlp_bias")] = true; });
+        test::editConfig(dir.path(), [](QJsonObject &c) { c[QStringLiteral("hidden_act")] = QStringLiteral("gelu"); });
         QString error = errorOf([&] { loadModelFolder(dir.path().toStdString()); });
-        QVERIFY2(error.startsWith(dir.filePath(QStringLiteral("config.json")) + QStringLiteral(": key 'mlp_bias' is true")),
+        QVERIFY2(error.startsWith(dir.filePath(QStringLiteral("config.json")) + QStringLiteral(": key 'hidden_act' is 'gelu'")),
                  qPrintable(error));
-        QVERIFY(errorOf([&] { describeModelFolder(dir.path().toStdString()); }).contains(QStringLiteral("'mlp_bias'")));
+        QVERIFY(errorOf([&] { describeModelFolder(dir.path().toStdString()); }).contains(QStringLiteral("'hidden_act'")));
 
-        test::editConfig(dir.path(), [](QJsonObject &c) { c[QStringLiteral("mlp_bias")] = false; });
+        test::editConfig(dir.path(), [](QJsonObject &c) { c[QStringLiteral("hidden_act")] = QStringLiteral("silu"); });
         test::editWeights(dir.path(), [](auto &t) { t["model.layers.0.mlp.up_proj.bias"] = torch::zeros({344}); });
         error = errorOf([&] { loadModelFolder(dir.path().toStdString()); });
         QVERIFY2(error.startsWith(dir.filePath(QStringLiteral("model.safetensors")) +
