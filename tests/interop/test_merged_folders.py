@@ -71,7 +71,7 @@ class MergedFolders(InteropCase):
         factors = load_file(os.path.join(out, "adapter", "adapter_model.safetensors"))
         with open(os.path.join(out, "adapter", "adapter_config.json")) as f:
             config = json.load(f)
-        checked = 0
+        checked = mismatches = 0
         for key in factors:
             if not key.endswith("lora_A.weight"):
                 continue
@@ -79,9 +79,21 @@ class MergedFolders(InteropCase):
             a, b = factors[key].float(), factors[key.replace("lora_A", "lora_B")].float()
             scaling = config["lora_alpha"] / config["r"]
             expected = (base[name].float() + scaling * (b @ a)).to(torch.bfloat16)
-            self.assertTrue(torch.equal(merged[name], expected), name)
-            checked += 1
+            # Equal but where another summation order of the float32 product puts the
+            # sum on the other side of a rounding boundary: at most one step, rarely.
+            differ = merged[name] != expected
+            self.assertLessEqual(int(differ.sum()), max(1, expected.numel() // 1000), name)
+            step = (expected.float().abs() * 2 ** -7).clamp_min(1e-30)
+            self.assertTrue(bool(((merged[name].float() - expected.float()).abs() <= step).all()), name)
+            # Rounding the delta trick's base first and adding the trained part after
+            # (two roundings) gives other weights: what the test guards against.
+            r = a.shape[0] // 2
+            start = (base[name].float() - scaling * (-b[:, r:] @ a[r:])).to(torch.bfloat16)
+            twice = (start.float() + scaling * (b[:, :r] @ a[:r])).to(torch.bfloat16)
+            mismatches += int((twice != expected).sum())
+            checked += expected.numel()
         self.assertGreater(checked, 0)
+        self.assertGreater(mismatches, checked // 100)
 
     def test_sharded_folder_with_an_index(self):
         teacher, student = make_pair(self.tmp)
