@@ -25,9 +25,11 @@ using namespace nugget;
 
 namespace {
 
-LlamaForCausalLM model(uint64_t seed)
+LlamaForCausalLM model(uint64_t seed, bool tied = false)
 {
-    LlamaForCausalLM m(test::llamaConfig(32, 64, 2, 4, 2, 48, 64, 8));
+    auto config = test::llamaConfig(32, 64, 2, 4, 2, 48, 64, 8);
+    config.tieWordEmbeddings = tied;
+    LlamaForCausalLM m(config);
     initialiseWeights(m, 0.2, seed);
     return m;
 }
@@ -60,9 +62,9 @@ void writeJson(const QString &path, const QJsonObject &object)
 }
 
 // A student trained away from its own-SVD start (the delta trick): the model and its run.
-std::pair<LlamaForCausalLM, RunReport> trainedStudent()
+std::pair<LlamaForCausalLM, RunReport> trainedStudent(bool tied = false)
 {
-    auto student = model(5);
+    auto student = model(5, tied);
     RunReport run;
     run.init = "own-svd";
     run.initialAdapters = injectOwnSvd(student, modulesOf(TransferOrigin::All), {4, 8, 0.0});
@@ -79,9 +81,17 @@ class TestPeftAdapterForms : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void untouchedBaseFormAppliesToTheUntouchedStudent_data()
+    {
+        QTest::addColumn<bool>("tied");
+        QTest::newRow("untied") << false;
+        QTest::newRow("tied embeddings") << true;   // the head's share splits with the embedding
+    }
+
     void untouchedBaseFormAppliesToTheUntouchedStudent()
     {
-        auto [student, run] = trainedStudent();
+        QFETCH(bool, tied);
+        auto [student, run] = trainedStudent(tied);
         const auto expected = logitsOf(student);
         QTemporaryDir dir;
         exportRunAdapters(student, run, dir.path().toStdString(), "student");
@@ -97,13 +107,13 @@ private Q_SLOTS:
         QVERIFY(!QFile::exists(dir.filePath(QStringLiteral("delta"))));
 
         // Over the untouched student, as PEFT applies it.
-        auto base = model(5);
+        auto base = model(5, tied);
         QVERIFY(relativeDifference(logitsOf(base), expected) > 1e-3);
         attachAdapter(base, readPeftAdapter(dir.path().toStdString()));
         QVERIFY(relativeDifference(logitsOf(base), expected) < 1e-5);
 
         // Read back for training: initial factors merged, rank-r trained factors attached.
-        auto again = model(5);
+        auto again = model(5, tied);
         const auto initial = attachAdapterForTraining(again, dir.path().toStdString());
         QCOMPARE(initial.size(), run.initialAdapters.size());
         for (const auto &p : loraParameters(again))

@@ -121,6 +121,11 @@ class MergedFolders(InteropCase):
         out = transfer(self.tmp, teacher, student, task, os.path.join(self.tmp, "run"))
         merged = transformers.GenerationConfig.from_pretrained(os.path.join(out, "merged"))
         self.assertEqual(merged.eos_token_id, [2, 7])
+        # A student without one: written from its config.json.
+        os.remove(os.path.join(student, "generation_config.json"))
+        out = transfer(self.tmp, teacher, student, task, os.path.join(self.tmp, "run2"), "--init", "none")
+        merged = transformers.GenerationConfig.from_pretrained(os.path.join(out, "merged"))
+        self.assertEqual((merged.bos_token_id, merged.eos_token_id), (1, 2))
 
     def test_chat_template_renders_nuggets_training_format(self):
         teacher, student = make_pair(self.tmp)
