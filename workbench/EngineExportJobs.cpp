@@ -7,6 +7,7 @@
 #include "Error.h"
 #include "jobs/Progress.h"
 #include "model/LoraAdapters.h"
+#include "model/MergedModelFolder.h"
 
 namespace nugget {
 
@@ -31,11 +32,15 @@ int WorkbenchEngine::exportMerged(const QString &dir)
         job.target = dir;
         if (!state.trained)
             throw Error("no trained student yet: run injection and training first");
-        auto merged = mergedCopy(state.trained);
         job.progress.checkCancelled();
-        SaveOptions save;
-        save.tokenizerPath = pair.student.tokenizerPath;
-        saveModelFolder(merged, dir.toStdString(), save);
+        // The untouched student plus the run's adapter, merged in float32 and rounded once.
+        MergedFolderOptions options;
+        if (state.lastRun) {
+            const auto adapter = runAdapterForBase(state.trained, *state.lastRun, pair.student.folder);
+            writeMergedModelFolder(state.trained, pair.student.folder, &adapter, dir.toStdString(), options);
+        } else {
+            writeMergedModelFolder(state.trained, pair.student.folder, nullptr, dir.toStdString(), options);
+        }
         Q_EMIT logMessage({LogLevel::Info, tr("Merged model written to %1").arg(dir), dir});
     });
 }

@@ -19,7 +19,8 @@ int runExtract(const QStringList &arguments)
         option("student", "Student model folder.", "DIR"),
         option("session", "Session file (teacher sensitivity read from it, or computed and stored).", "SESSION.h5"),
         option("seeds", "Seed samples, needed when the session has no teacher sensitivity yet.", "FILE"),
-        option("out", "Adapter folder to write (PEFT format; the delta adapter in OUT/delta).", "ADAPTER_DIR"),
+        option("out", "Adapter folder to write (PEFT format; see --adapter-form).", "ADAPTER_DIR"),
+        adapterFormOption(),
         computeDtypeOption(),
         studentDtypeOption(),
     });
@@ -27,13 +28,14 @@ int runExtract(const QStringList &arguments)
     parseOrExit(parser, arguments,
                 QStringLiteral("Selects teacher layers, reduces each teacher matrix to the student's shape by its "
                                "sensitivity, factorises it (truncated SVD) and writes the LoRA initialisation of the "
-                               "student as a PEFT adapter, with the delta adapter that keeps the student unchanged at "
-                               "step 0. Records the selection and the kept rows and columns in the session."));
+                               "student as a PEFT adapter that leaves the student unchanged at step 0 (see "
+                               "--adapter-form). Records the selection and the kept rows and columns in the session."));
     auto recipe = recipeFromOptions(parser, AdapterShape | Extraction);
     recipe.teacher = required(parser, "teacher");
     recipe.student = required(parser, "student");
     const auto out = required(parser, "out");
     const auto sessionPath = required(parser, "session");
+    const auto form = adapterFormOf(parser);
     const auto load = studentLoadOptions(parser, recipe.student);
     // The teacher stays on disk: its matrices are read memory-mapped, one at a time.
     auto pair = loadModelPair(recipe.teacher, recipe.student, load, TeacherWeights::Mapped);
@@ -50,7 +52,7 @@ int runExtract(const QStringList &arguments)
     writeExtractionRecord(session, *run.extraction, recipe.structure);
     run.init = "transfer";
     run.initialAdapters = injectTransfer(pair.student.model, *run.extraction, recipe.lora);
-    exportRunAdapters(pair.student.model, run, out, recipe.student);
+    exportRunAdapters(pair.student.model, run, out, recipe.student, form);
     if (!session.hasRecipe())
         session.setRecipe(recipe.toJson(), hashInputs(recipe.inputFiles()));
     session.commit();

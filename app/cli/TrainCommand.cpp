@@ -5,6 +5,7 @@
 #include "TransferOptions.h"
 
 #include "dist/DataParallel.h"
+#include "model/MergedModelFolder.h"
 #include "text/Tokenizer.h"
 #include "transfer/RecipeChoices.h"
 
@@ -53,16 +54,7 @@ void initialiseAdapters(const QCommandLineParser &parser, const TransferRecipe &
                                            parseFactorSplit(recipe.split));
         return;
     }
-    const QDir adapterDir(QString::fromStdString(init));
-    const auto deltaDir = adapterDir.filePath(QStringLiteral("delta")).toStdString();
-    if (QFileInfo::exists(QString::fromStdString(deltaDir))) {
-        const auto delta = readPeftAdapter(deltaDir);
-        attachAdapter(student, delta);
-        mergeAllLora(student);
-        for (const auto &[name, f] : delta.factors)
-            run.initialAdapters[name] = {f.a, -f.b};
-    }
-    attachAdapter(student, readPeftAdapter(init));
+    run.initialAdapters = attachAdapterForTraining(student, init);
     run.init = "adapter";
 }
 
@@ -73,13 +65,15 @@ int runTrain(const QStringList &arguments)
     QCommandLineParser parser;
     parser.addOptions({
         option("student", "Student model folder.", "DIR"),
-        option("init", "An adapter folder from extract (its delta is merged first; its rank, alpha, dropout and "
+        option("init", "An adapter folder from extract or train (its initial factors are merged first; its rank, alpha, dropout and "
                        "matrices are the adapter's), lora (plain LoRA) or own-svd (default lora).",
                "ADAPTER_DIR|lora|own-svd", "lora"),
         option("train", "Training data (JSONL).", "FILE"),
         option("eval", "Evaluation data (JSONL), scored after training.", "FILE"),
         option("out", "Folder for the trained adapter (PEFT format).", "DIR"),
         option("merged", "Also write the merged model (base + adapters) as a model folder here.", "DIR"),
+        adapterFormOption(),
+        maxShardSizeOption(),
         studentDtypeOption(),
         checkpointingOption(),
     });
@@ -98,6 +92,8 @@ int runTrain(const QStringList &arguments)
     const auto out = required(parser, "out");
     const auto trainFile = required(parser, "train");
     checkInitOptions(parser);
+    adapterFormOf(parser);   // a bad value fails before any work
+    parseShardSize(parser.value(QStringLiteral("max-shard-size")).toStdString());
     if (!parser.isSet(QStringLiteral("eval")))
         refuseOptions(parser, {"metric", "eval-limit"}, "without --eval", "nothing is evaluated");
     const auto load = studentLoadOptions(parser, recipe.student);
@@ -126,7 +122,7 @@ int runTrain(const QStringList &arguments)
                              writer ? std::function<void(const TrainingStep &)>(printTrainingStep) : nullptr);
     if (!writer)   // every rank holds the same adapters; one writes them
         return 0;
-    exportRunAdapters(student.model, run, out, recipe.student);
+    exportRunAdapters(student.model, run, out, recipe.student, adapterFormOf(parser));
     if (parser.isSet(QStringLiteral("eval"))) {
         const auto result = evaluateForRecipe(recipe, student.model, *tokenizer,
                                               readChatJsonl(parser.value(QStringLiteral("eval")).toStdString()), progress);
@@ -134,11 +130,8 @@ int runTrain(const QStringList &arguments)
                     static_cast<long long>(result.correct), static_cast<long long>(result.items));
     }
     if (parser.isSet(QStringLiteral("merged"))) {
-        mergeAllLora(student.model);
-        SaveOptions save;
-        save.tokenizerPath = student.tokenizerPath;
-        save.storageDtype = student.model->dtype();   // a bfloat16 student stays bfloat16 on disk
-        saveMerged(student.model, parser.value(QStringLiteral("merged")).toStdString(), save);
+        const auto adapter = runAdapterForBase(student.model, run, recipe.student);
+        saveMerged(student.model, recipe.student, &adapter, parser.value(QStringLiteral("merged")).toStdString(), parser);
     }
     std::printf("trained %zu steps -> %s\n", run.training.steps.size(), out.c_str());
     return 0;

@@ -5,6 +5,7 @@
 #include "TransferOptions.h"
 
 #include "io/Session.h"
+#include "model/MergedModelFolder.h"
 #include "transfer/Pipeline.h"
 
 #include <QDir>
@@ -23,7 +24,9 @@ int runTransfer(const QStringList &arguments)
         option("train", "Training data (JSONL).", "FILE"),
         option("eval", "Evaluation data (JSONL).", "FILE"),
         option("init", "How the run starts: " + runInits().help() + " (default transfer).", "HOW", "transfer"),
-        option("out", "Output folder: session.h5, adapter/ (PEFT, with delta/), merged/.", "DIR"),
+        option("out", "Output folder: session.h5, adapter/ (PEFT; see --adapter-form), merged/.", "DIR"),
+        adapterFormOption(),
+        maxShardSizeOption(),
         computeDtypeOption(),
         studentDtypeOption(),
         checkpointingOption(),
@@ -42,6 +45,8 @@ int runTransfer(const QStringList &arguments)
     recipe.eval = required(parser, "eval");
     recipe.init = parser.value(QStringLiteral("init")).toStdString();
     recipe = TransferRecipe::fromJson(recipe.toJson(), "command line");
+    adapterFormOf(parser);   // bad values fail before any work
+    parseShardSize(parser.value(QStringLiteral("max-shard-size")).toStdString());
     const QDir out(QString::fromStdString(required(parser, "out")));
     // The task files before any model or folder: a bad file fails in a second.
     const auto train = readTaskFile(recipe.train);
@@ -69,13 +74,14 @@ int runTransfer(const QStringList &arguments)
     if (run.extraction)
         writeExtractionRecord(session, *run.extraction, recipe.structure);
     writeRunRecord(session, run);
-    if (recipe.init != "none")
-        exportRunAdapters(trained, run, out.filePath(QStringLiteral("adapter")).toStdString(), recipe.student);
-    mergeAllLora(trained);
-    SaveOptions save;
-    save.tokenizerPath = pair.student.tokenizerPath;
-    save.storageDtype = trained->dtype();   // a bfloat16 student stays bfloat16 on disk
-    saveMerged(trained, out.filePath(QStringLiteral("merged")).toStdString(), save);
+    if (recipe.init != "none") {
+        exportRunAdapters(trained, run, out.filePath(QStringLiteral("adapter")).toStdString(), recipe.student,
+                          adapterFormOf(parser));
+        const auto adapter = runAdapterForBase(trained, run, recipe.student);
+        saveMerged(trained, recipe.student, &adapter, out.filePath(QStringLiteral("merged")).toStdString(), parser);
+    } else {
+        saveMerged(trained, recipe.student, nullptr, out.filePath(QStringLiteral("merged")).toStdString(), parser);
+    }
     session.commit();
     std::printf("%s: %s %.2f%% (%lld of %lld items) in %.0f s -> %s\n", recipe.init.c_str(), recipe.evalMetric.c_str(),
                 100.0 * run.evaluation.score, static_cast<long long>(run.evaluation.correct),

@@ -6,6 +6,7 @@
 #include "io/AtomicFolder.h"
 #include "io/ModelFolderInfo.h"
 #include "model/MemoryBudget.h"
+#include "model/MergedModelFolder.h"
 #include "transfer/RecipeChoices.h"
 
 #include <QCoreApplication>
@@ -39,10 +40,32 @@ std::string required(const QCommandLineParser &parser, const char *name)
 
 void logLine(const std::string &line) { std::fprintf(stderr, "%s\n", line.c_str()); }
 
-void saveMerged(LlamaForCausalLM &model, const std::string &dir, const SaveOptions &save)
+QCommandLineOption adapterFormOption()
 {
-    writeFolderAtomically(dir, {"config.json", "model.safetensors", "tokenizer.model"},
-                          [&](const std::string &staging) { saveModelFolder(model, staging, save); });
+    return option("adapter-form", "How an adapter that starts from factors of the student (transfer, own-svd, an "
+                                  "extracted adapter) is written: " + adapterFormHelp() + " (default base).",
+                  "base|delta", "base");
+}
+
+AdapterForm adapterFormOf(const QCommandLineParser &parser)
+{
+    return parseAdapterForm(parser.value(QStringLiteral("adapter-form")).toStdString());
+}
+
+QCommandLineOption maxShardSizeOption()
+{
+    return option("max-shard-size", "Largest safetensors file of the merged model; above it the weights are "
+                                     "sharded with model.safetensors.index.json, as transformers does (default 5GB).",
+                  "SIZE", "5GB");
+}
+
+void saveMerged(LlamaForCausalLM &model, const std::string &studentDir, const PeftAdapter *adapter,
+                const std::string &dir, const QCommandLineParser &parser)
+{
+    MergedFolderOptions options;
+    // Stored as the student is: a bfloat16 student stays bfloat16 on disk.
+    options.maxShardBytes = parseShardSize(parser.value(QStringLiteral("max-shard-size")).toStdString());
+    writeMergedModelFolder(model, studentDir, adapter, dir, options);
 }
 
 namespace {

@@ -52,8 +52,15 @@ QCommandLineOption checkpointingOption();
 LoadOptions studentLoadOptions(const QCommandLineParser &parser, const std::string &dir);
 // --gradient-checkpointing for a student loaded with `load`.
 void applyCheckpointing(const QCommandLineParser &parser, LlamaForCausalLM &student, const LoadOptions &load);
-// A merged model folder, replaced as a unit.
-void saveMerged(LlamaForCausalLM &model, const std::string &dir, const SaveOptions &save);
+// --adapter-form base|delta (how a delta-initialised run's adapter is written) and its value.
+QCommandLineOption adapterFormOption();
+AdapterForm adapterFormOf(const QCommandLineParser &parser);
+// --max-shard-size for the merged folder.
+QCommandLineOption maxShardSizeOption();
+// The merged model folder (writeMergedModelFolder): the untouched student in
+// `studentDir` with `adapter` (may be null) merged in float32, stored in the student's dtype.
+void saveMerged(LlamaForCausalLM &model, const std::string &studentDir, const PeftAdapter *adapter,
+                const std::string &dir, const QCommandLineParser &parser);
 
 // --world-size, --process-rank, --master and --launch: one set of data-parallel options
 // for every command that can run as a group. `rankAlias` also accepts --rank for the

@@ -54,6 +54,17 @@ std::shared_ptr<torch::nn::Module> findModule(LlamaForCausalLM &model, const std
 
 } // namespace
 
+void addInFloat32(at::Tensor weight, const at::Tensor &delta)
+{
+    torch::NoGradGuard noGrad;
+    // A half-precision weight is widened, added to and rounded once: adding a rounded
+    // delta would round twice and lose up to half of a fine-tuning's small change.
+    if (weight.scalar_type() == at::kFloat || weight.scalar_type() == at::kDouble)
+        weight.add_(delta.to(weight.options()));
+    else
+        weight.copy_(weight.to(at::kFloat) + delta.to(weight.device(), at::kFloat));
+}
+
 std::string targetModuleKey(TargetModule module) { return entry(module).key; }
 
 TargetModule parseTargetModule(const std::string &key)
@@ -142,8 +153,7 @@ void addToWeight(LlamaForCausalLM &model, const std::string &parameterName, cons
     auto weight = weightOf(model, parameterName);
     if (weight.sizes() != delta.sizes())
         throw Error("'" + parameterName + "': delta shape does not match the weight");
-    torch::NoGradGuard noGrad;
-    weight.add_(delta.to(weight.options()));
+    addInFloat32(weight, delta);
 }
 
 void freezeAllButLora(LlamaForCausalLM &model)
@@ -163,11 +173,21 @@ std::vector<at::Tensor> loraParameters(LlamaForCausalLM &model)
 
 void mergeAllLora(LlamaForCausalLM &model)
 {
+    torch::NoGradGuard noGrad;
     for (auto &module : model->modules()) {
-        if (auto projection = std::dynamic_pointer_cast<ProjectionImpl>(module))
-            projection->mergeLora();
-        else if (auto embedding = std::dynamic_pointer_cast<TokenEmbeddingImpl>(module))
-            embedding->mergeLora();
+        if (auto projection = std::dynamic_pointer_cast<ProjectionImpl>(module); projection && projection->hasLora()) {
+            addInFloat32(projection->weight, at::matmul(projection->lora_B->weight.to(at::kFloat),
+                                                        projection->lora_A->weight.to(at::kFloat)) *
+                                                 projection->loraSettings().scaling());
+            projection->detachLora();
+        } else if (auto embedding = std::dynamic_pointer_cast<TokenEmbeddingImpl>(module);
+                   embedding && embedding->hasLora()) {
+            addInFloat32(embedding->weight, at::matmul(embedding->lora_embedding_B->weight.to(at::kFloat),
+                                                       embedding->lora_embedding_A->weight.to(at::kFloat))
+                                                    .t() *
+                                                embedding->loraSettings().scaling());
+            embedding->detachLora();
+        }
     }
 }
 

@@ -42,6 +42,8 @@ std::vector<TargetMatrix> targetMatrices(const ModelConfig &config, const std::s
 // TokenEmbedding). Throws Error for unknown names.
 void attachLora(LlamaForCausalLM &model, const std::string &parameterName, const LoraSettings &settings,
                 const at::Tensor &a, const at::Tensor &b);
+// weight += delta, computed in float32 and rounded once to the weight's dtype.
+void addInFloat32(at::Tensor weight, const at::Tensor &delta);
 // Adds `delta` [out, in] (the weight's own layout) to the matrix's weight in place.
 void addToWeight(LlamaForCausalLM &model, const std::string &parameterName, const at::Tensor &delta);
 at::Tensor weightOf(LlamaForCausalLM &model, const std::string &parameterName);
@@ -49,7 +51,7 @@ at::Tensor weightOf(LlamaForCausalLM &model, const std::string &parameterName);
 // requires_grad = false on everything but LoRA factors.
 void freezeAllButLora(LlamaForCausalLM &model);
 std::vector<at::Tensor> loraParameters(LlamaForCausalLM &model);
-// Every adapter merged into its weight and removed.
+// Every adapter merged into its weight (in float32, rounded once) and removed.
 void mergeAllLora(LlamaForCausalLM &model);
 // A new model with `model`'s weights and every attached adapter merged into them;
 // `model` keeps its adapters (so it can still be trained or exported as an adapter).

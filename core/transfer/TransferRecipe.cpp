@@ -6,6 +6,7 @@
 #include "io/AtomicFolder.h"
 #include "io/FileHash.h"
 #include "transfer/RecipeChoices.h"
+#include "model/LoraAdapters.h"
 #include "transfer/StreamedSensitivity.h"
 
 #include <QDir>
@@ -464,26 +465,130 @@ RunReport runCondition(const TransferRecipe &recipe, const std::string &name, Mo
     return run;
 }
 
-void exportRunAdapters(LlamaForCausalLM &trained, const RunReport &run, const std::string &dir, const std::string &baseModel)
+AdapterForm parseAdapterForm(const std::string &name)
 {
-    const QJsonObject extra{{QStringLiteral("nugget_init"), QString::fromStdString(run.init)}};
-    const auto adapter = adapterOf(trained, baseModel);
+    if (name == "base")
+        return AdapterForm::UntouchedBase;
+    if (name == "delta")
+        return AdapterForm::WithDelta;
+    throw Error("unknown adapter form '" + name + "' (" + adapterFormHelp() + ")");
+}
+
+std::string adapterFormHelp()
+{
+    return "base: one PEFT adapter of rank 2r that applies to the untouched student, as PEFT converts "
+           "PiSSA/OLoRA adapters; delta: the trained rank-r adapter plus delta/, to merge into the student first";
+}
+
+namespace {
+
+std::map<std::string, AdapterFactors> initialFactors(const RunReport &run)
+{
+    std::map<std::string, AdapterFactors> initial;
+    for (const auto &[name, factors] : run.initialAdapters)
+        initial[name] = {factors.a.detach().cpu(), factors.b.detach().cpu()};
+    return initial;
+}
+
+std::string absoluteBase(const std::string &baseModel)
+{
+    return QFileInfo(QString::fromStdString(baseModel)).absoluteFilePath().toStdString();
+}
+
+const QString kForm = QStringLiteral("form"), kInitialRanks = QStringLiteral("initial_ranks");
+
+} // namespace
+
+PeftAdapter runAdapterForBase(LlamaForCausalLM &trained, const RunReport &run, const std::string &baseModel)
+{
+    return adapterForUntouchedBase(adapterOf(trained, absoluteBase(baseModel)), initialFactors(run));
+}
+
+void exportRunAdapters(LlamaForCausalLM &trained, const RunReport &run, const std::string &dir, const std::string &baseModel,
+                       AdapterForm form)
+{
+    const std::string base = absoluteBase(baseModel);
+    const auto adapter = adapterOf(trained, base);
+    QJsonObject provenance{{QStringLiteral("written_by"), QStringLiteral("nugget")},
+                           {QStringLiteral("init"), QString::fromStdString(run.init)}};
+    const bool withDelta = form == AdapterForm::WithDelta && !run.initialAdapters.empty();
+    if (!run.initialAdapters.empty() && !withDelta) {
+        QJsonObject ranks;
+        for (const auto &[name, factors] : run.initialAdapters)
+            ranks[QString::fromStdString(name)] = static_cast<qint64>(factors.a.size(0));
+        provenance[kForm] = QStringLiteral("untouched-base");
+        provenance[kInitialRanks] = ranks;
+        provenance[QStringLiteral("note")] =
+            QStringLiteral("each adapter named in initial_ranks is [trained, initial]: the last initial_ranks rows of "
+                           "lora_A are A0 and the last columns of lora_B are -B0, so it applies to the untouched base");
+    } else {
+        provenance[kForm] = withDelta ? QStringLiteral("with-delta") : QStringLiteral("plain");
+    }
     // Adapter and delta belong together: the folder is replaced as a unit.
-    writeFolderAtomically(dir, {"adapter_config.json", "adapter_model.safetensors", "delta"}, [&](const std::string &staging) {
-        writePeftAdapter(staging, adapter, extra);
-        if (run.initialAdapters.empty())
+    writeFolderAtomically(dir, {"adapter_config.json", "adapter_model.safetensors", kProvenanceFile, "delta"},
+                          [&](const std::string &staging) {
+        writePeftAdapter(staging, withDelta ? adapter : adapterForUntouchedBase(adapter, initialFactors(run)),
+                         provenance);
+        if (!withDelta)
             return;
         PeftAdapter delta;
-        delta.baseModel = baseModel;
+        delta.baseModel = base;
         delta.settings = adapter.settings;
         delta.tiedEmbedding = adapter.tiedEmbedding;
         for (const auto &[name, factors] : run.initialAdapters)
-            delta.factors[name] = {factors.a.detach().cpu(), -factors.b.detach().cpu()};
+            delta.factors[name] = {factors.a.detach().cpu(), -factors.b.detach().cpu(), adapter.factors.at(name).settings};
         writePeftAdapter(QDir(QString::fromStdString(staging)).filePath(QStringLiteral("delta")).toStdString(), delta,
-                         QJsonObject{{QStringLiteral("nugget_role"),
-                                      QStringLiteral("delta: merge into the base first; base + delta + the trained "
-                                                     "adapter reproduces the fine-tuned student")}});
+                         QJsonObject{{QStringLiteral("written_by"), QStringLiteral("nugget")},
+                                     {kForm, QStringLiteral("delta")},
+                                     {QStringLiteral("note"),
+                                      QStringLiteral("merge into the base first; base + delta + the trained adapter "
+                                                     "reproduces the fine-tuned student")}});
     });
+}
+
+InitialAdapters attachAdapterForTraining(LlamaForCausalLM &student, const std::string &dir)
+{
+    InitialAdapters initial;
+    auto mergeInitial = [&](const PeftAdapter &delta) {
+        attachAdapter(student, delta);
+        mergeAllLora(student);
+        for (const auto &[name, f] : delta.factors)
+            if (!(student->config().tieWordEmbeddings && name == "lm_head.weight"))
+                initial[name] = {f.a, -f.b};
+    };
+    const auto deltaDir = QDir(QString::fromStdString(dir)).filePath(QStringLiteral("delta")).toStdString();
+    auto adapter = readPeftAdapter(dir);
+    adapter.tiedEmbedding = student->config().tieWordEmbeddings;   // its lm_head is the embedding's share
+    const auto provenance = readAdapterProvenance(dir);
+    if (QFileInfo::exists(QString::fromStdString(deltaDir))) {   // the "delta" form, and adapters before it
+        mergeInitial(readPeftAdapter(deltaDir));
+        attachAdapter(student, adapter);
+        return initial;
+    }
+    if (provenance.value(kForm).toString() != QLatin1String("untouched-base")) {
+        attachAdapter(student, adapter);
+        return initial;
+    }
+    std::map<std::string, int64_t> ranks;
+    const auto listed = provenance.value(kInitialRanks).toObject();
+    for (auto it = listed.begin(); it != listed.end(); ++it) {
+        if (!it.value().isDouble() || it.value().toInteger() < 1)
+            throw Error(dir + "/" + kProvenanceFile + ": '" + it.key().toStdString() +
+                        "' in initial_ranks is not a positive integer");
+        if (!adapter.factors.count(it.key().toStdString()))
+            throw Error(dir + "/" + kProvenanceFile + ": initial_ranks names '" + it.key().toStdString() +
+                        "', which the adapter does not adapt");
+        ranks[it.key().toStdString()] = it.value().toInteger();
+    }
+    auto [trainedPart, initialPart] = splitInitialFactors(adapter, ranks);
+    PeftAdapter delta;
+    delta.baseModel = adapter.baseModel;
+    delta.settings = adapter.settings;
+    for (const auto &[name, f] : initialPart)
+        delta.factors[name] = {f.a, -f.b, f.settings};
+    mergeInitial(delta);
+    attachAdapter(student, trainedPart);
+    return initial;
 }
 
 } // namespace nugget

@@ -159,9 +159,27 @@ RunReport runCondition(const TransferRecipe &recipe, const std::string &name, Mo
                        const std::vector<ChatExample> &eval, Progress &progress, const RunCallbacks &callbacks = {},
                        LlamaForCausalLM *trained = nullptr);
 
-// Writes a run's adapter (and, for delta-initialised runs, the delta adapter in
-// DIR/delta) in PEFT format, the folder as a unit (writeFolderAtomically).
+// How a delta-initialised run's adapter is written (docs/adapters.md).
+enum class AdapterForm {
+    UntouchedBase,   // "base": one adapter of rank r + r0 that applies to the untouched student
+    WithDelta,       // "delta": the trained rank-r adapter, with DIR/delta to merge into the student first
+};
+AdapterForm parseAdapterForm(const std::string &name);
+std::string adapterFormHelp();
+
+// The run's adapter in the UntouchedBase form (the trained factors followed by the
+// initial ones, negated in B): what PEFT applies to the untouched student.
+PeftAdapter runAdapterForBase(LlamaForCausalLM &trained, const RunReport &run, const std::string &baseModel);
+
+// Writes a run's adapter in PEFT format, the folder as a unit (writeFolderAtomically),
+// with Nugget's provenance in DIR/nugget_adapter.json. `baseModel` is written as an
+// absolute path.
 void exportRunAdapters(LlamaForCausalLM &trained, const RunReport &run, const std::string &dir,
-                       const std::string &baseModel);
+                       const std::string &baseModel, AdapterForm form = AdapterForm::UntouchedBase);
+
+// Attaches the adapter folder DIR (either form, or a foreign PEFT adapter) to `student`
+// for further training: the initial factors, where the folder has them, are merged into
+// the student (the delta trick) and returned; the trained ones are attached.
+InitialAdapters attachAdapterForTraining(LlamaForCausalLM &student, const std::string &dir);
 
 } // namespace nugget

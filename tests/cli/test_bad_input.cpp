@@ -217,7 +217,8 @@ class TestBadInput : public QObject
         copyFolder(base + QStringLiteral("/adapter/delta"), dir + QStringLiteral("/adapter/delta"));
         return {QStringLiteral("extract"), QStringLiteral("--teacher"), teacher, QStringLiteral("--student"), student,
                 QStringLiteral("--session"), session, QStringLiteral("--rank"), QStringLiteral("4"),
-                QStringLiteral("--out"), dir + QStringLiteral("/adapter")};
+                QStringLiteral("--adapter-form"), QStringLiteral("delta"), QStringLiteral("--out"),
+                dir + QStringLiteral("/adapter")};
     }
 
     void buildCases();
@@ -256,7 +257,8 @@ void TestBadInput::initTestCase()
     run = nugget::test::runCli({QStringLiteral("extract"), QStringLiteral("--teacher"), base(QStringLiteral("teacher")),
                                 QStringLiteral("--student"), base(QStringLiteral("student")), QStringLiteral("--session"),
                                 base(QStringLiteral("extract.h5")), QStringLiteral("--rank"), QStringLiteral("4"),
-                                QStringLiteral("--out"), base(QStringLiteral("adapter"))});
+                                QStringLiteral("--adapter-form"), QStringLiteral("delta"), QStringLiteral("--out"),
+                                base(QStringLiteral("adapter"))});
     QVERIFY2(run.exitCode == 0, run.err.constData());
     QVERIFY(QFileInfo::exists(base(QStringLiteral("adapter/delta/adapter_model.safetensors"))));
     // A session scored on the student: "a session from a different teacher".

@@ -99,6 +99,7 @@ class TestCrashSafety : public QObject
         return {QStringLiteral("extract"), QStringLiteral("--teacher"), demo(QStringLiteral("teacher")),
                 QStringLiteral("--student"), demo(QStringLiteral("student")), QStringLiteral("--session"),
                 path(QStringLiteral("s.h5")), QStringLiteral("--rank"), QString::number(rank),
+                QStringLiteral("--adapter-form"), QStringLiteral("delta"),   // a folder of two adapters
                 QStringLiteral("--out"), path(QStringLiteral("adapter"))};
     }
     QStringList sensitivityArguments() const

@@ -85,12 +85,13 @@ private Q_SLOTS:
         QVERIFY(session.hasSensitivity(nugget::Side::Teacher));
         QVERIFY(session.readReduction("model.layers." + std::to_string(selection[0]) + ".mlp.up_proj.weight"));
 
-        // Base + delta + the extracted adapter is exactly the student.
+        // The extracted adapter over the untouched student ([A0; A0], [B0, -B0]) is exactly the student.
         auto student = nugget::loadModelFolder(path(QStringLiteral("demo/student")).toStdString());
         auto rebuilt = nugget::loadModelFolder(path(QStringLiteral("demo/student")).toStdString());
-        nugget::attachAdapter(rebuilt.model, nugget::readPeftAdapter(path(QStringLiteral("adapter/delta")).toStdString()));
-        nugget::mergeAllLora(rebuilt.model);
-        nugget::attachAdapter(rebuilt.model, nugget::readPeftAdapter(path(QStringLiteral("adapter")).toStdString()));
+        const auto extracted = nugget::readPeftAdapter(path(QStringLiteral("adapter")).toStdString());
+        QCOMPARE(extracted.settings.rank, int64_t(8));
+        QVERIFY(!QFile::exists(path(QStringLiteral("adapter/delta"))));
+        nugget::attachAdapter(rebuilt.model, extracted);
         torch::NoGradGuard noGrad;
         const auto ids = torch::tensor(std::vector<int64_t>{1, 20, 30, 40, 50}).unsqueeze(0);
         QVERIFY((student.model->forward(ids) - rebuilt.model->forward(ids)).abs().max().item<double>() < 1e-4);
@@ -119,7 +120,8 @@ private Q_SLOTS:
                                  pair + QStringLiteral("/tasks/transfer_seeds.jsonl"), QStringLiteral("--max-length"),
                                  QStringLiteral("64"), QStringLiteral("--rank"), QStringLiteral("4"),
                                  QStringLiteral("--structure"), structure, QStringLiteral("--device"),
-                                 QStringLiteral("cpu"), QStringLiteral("--out"), out});
+                                 QStringLiteral("cpu"), QStringLiteral("--adapter-form"), QStringLiteral("delta"),
+                                 QStringLiteral("--out"), out});
         QVERIFY2(run.exitCode == 0, run.err.constData());
 
         // The same recipe in memory: the teacher loaded whole, every score in one map.
@@ -172,7 +174,8 @@ private Q_SLOTS:
         QVERIFY2(run.exitCode == 0, run.err.constData());
         QVERIFY(run.out.contains("exact-match"));
         QVERIFY(QFile::exists(path(QStringLiteral("trained/adapter_model.safetensors"))));
-        QVERIFY(QFile::exists(path(QStringLiteral("trained/delta/adapter_model.safetensors"))));
+        QVERIFY(QFile::exists(path(QStringLiteral("trained/nugget_adapter.json"))));
+        QVERIFY(!QFile::exists(path(QStringLiteral("trained/delta"))));
         QVERIFY(QFile::exists(path(QStringLiteral("merged/model.safetensors"))));
     }
 
