@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace nugget {
@@ -87,12 +88,18 @@ EvalResult evaluateGenerated(LlamaForCausalLM &model, const Tokenizer &tokenizer
     const size_t count = itemCount(examples.size(), options);
     SamplingOptions greedy;
     greedy.maxNewTokens = options.maxNewTokens;
-    greedy.stopIds = {tokenizer.eosId()};
+    // Any of the model's eos ids ends an answer (Llama 3 lists several), and so does the
+    // tokenizer's.
+    greedy.stopIds = model->config().eosTokenIds();
+    greedy.stopIds.push_back(tokenizer.eosId());
+    const auto isStop = [&](int64_t id) {
+        return std::find(greedy.stopIds.begin(), greedy.stopIds.end(), id) != greedy.stopIds.end();
+    };
     for (size_t i = 0; i < count; ++i) {
         step(progress, i, count);
         const auto &example = examples[i];
         auto generated = generate(model, tokenizePrompt(tokenizer, example), greedy);
-        if (!generated.empty() && generated.back() == tokenizer.eosId())
+        if (!generated.empty() && isStop(generated.back()))
             generated.pop_back();
         EvalItem item;
         item.id = example.id;

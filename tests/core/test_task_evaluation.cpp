@@ -34,10 +34,14 @@ QString demoTokenizer() { return nugget::test::sourceDir() + QStringLiteral("/re
 // to `letter` (as a piece alone or after a space), and that letter carries a second marker
 // that the head maps to EOS. Every other token has both markers at zero, so after the
 // prompt "letter, EOS" has probability near 1 and any other letter near e^-20.
-LlamaForCausalLM modelAnswering(const Tokenizer &tokenizer, const std::string &letter)
+// `extraEos`: more ids that end generation, as config.json's eos_token_id list gives them.
+LlamaForCausalLM modelAnswering(const Tokenizer &tokenizer, const std::string &letter,
+                                const std::vector<int64_t> &extraEos = {})
 {
     const int64_t hidden = 16;
-    LlamaForCausalLM model(test::llamaConfig(hidden, 32, 1, 2, 2, tokenizer.vocabSize(), 256));
+    auto config = test::llamaConfig(hidden, 32, 1, 2, 2, tokenizer.vocabSize(), 256);
+    config.extraEosTokenIds = extraEos;
+    LlamaForCausalLM model(config);
     initialiseWeights(model, 0.02, 7);
     torch::NoGradGuard noGrad;
     model->model->layer(0)->self_attn->o_proj->weight.zero_();
@@ -124,6 +128,26 @@ private Q_SLOTS:
         QVERIFY(result.details[0].correct);
         QCOMPARE(result.details[1].predicted, greedyText);
         QCOMPARE(result.score, 0.5);
+    }
+
+    // A model whose config lists several eos ids (Llama 3 does) ends its answer at any
+    // of them, not only at the tokenizer's EOS, and the stop id is not part of the answer.
+    void generatedAnswerEndsAtAnyEosIdOfTheModel()
+    {
+        const auto tokenizer = Tokenizer::load(demoTokenizer().toStdString());
+        const std::vector<ChatExample> items{example("b", "Which letter?", "B")};
+        EvalOptions options;
+        options.maxNewTokens = 4;
+        auto plain = modelAnswering(*tokenizer, "B");
+        auto result = evaluateGenerated(plain, *tokenizer, items, EvalMetric::ExactMatch, options);
+        QCOMPARE(QString::fromStdString(result.details[0].predicted).trimmed(), QStringLiteral("B"));
+        QVERIFY(result.details[0].correct);
+
+        // The same weights, with the letter's pieces listed as eos ids in the config.
+        auto stopsAtTheLetter = modelAnswering(*tokenizer, "B", {tokenizer->pieceToId("B"), tokenizer->pieceToId("\u2581B")});
+        result = evaluateGenerated(stopsAtTheLetter, *tokenizer, items, EvalMetric::ExactMatch, options);
+        QCOMPARE(result.details[0].predicted, std::string());
+        QVERIFY(!result.details[0].correct);
     }
 
     void choicePicksTheMostLikelyOption()

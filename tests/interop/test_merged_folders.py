@@ -49,6 +49,16 @@ class MergedFolders(InteropCase):
         expected = nugget_perplexity(merged, task)
         actual = answer_perplexity(model, tokenizer, [json.loads(l) for l in open(task)])
         self.assertLess(abs(actual - expected) / expected, 1e-4, (actual, expected))
+        # The logits themselves, on the ids of each chat as the folder's template makes them.
+        for i, chat in enumerate(json.loads(l) for l in open(task)):
+            ids = tokenizer.apply_chat_template(chat["messages"], tokenize=True, return_dict=False)
+            out = os.path.join(self.tmp, f"logits-{os.path.basename(os.path.dirname(merged))}-{i}.safetensors")
+            run_cli("logits", merged, "--ids", " ".join(map(str, ids)), "--out", out)
+            nugget = load_file(out)["logits"].double()
+            with torch.no_grad():
+                reference = model(input_ids=torch.tensor([ids])).logits[0].double()
+            relative = float((nugget - reference).abs().max() / reference.abs().max())
+            self.assertLess(relative, 1e-4, f"{merged}, chat {i}: logits differ by {relative} relative")
         return model
 
     def test_transformers_computes_what_nugget_computes(self):
