@@ -85,7 +85,7 @@ int runSensitivity(const QStringList &arguments)
                                       model.config.maxPositionEmbeddings);
     const auto out = required(parser, "out");
 
-    const auto group = joinGroup(parser, place);
+    const auto group = joinGroup(place);
     const bool writer = rank == 0;
     std::optional<Session> session;
     if (writer)

@@ -111,7 +111,7 @@ int runTrain(const QStringList &arguments)
     options.padId = tokenizer->eosId();
     const auto documents = trainingDocuments(*tokenizer, readTaskFile(trainFile), recipe.maxLength);
     // Joined only now: a bad file fails this rank before the others wait for it.
-    const auto group = joinGroup(parser, place);
+    const auto group = joinGroup(place);
     options.rank = place.rank;
     options.worldSize = place.worldSize;
     if (group)

@@ -223,7 +223,8 @@ void addDataParallelOptions(QCommandLineParser &parser, bool rankAlias)
     if (rankAlias)
         rankNames.prepend(QStringLiteral("rank"));
     parser.addOptions({
-        option("world-size", "Processes of a data-parallel group sharing the work (default 1).", "N", "1"),
+        option("world-size", "Processes of a data-parallel group sharing the work (default 1). Under torchrun, WORLD_SIZE, "
+               "RANK, MASTER_ADDR and MASTER_PORT stand in for --world-size, --process-rank and --master.", "N", "1"),
         QCommandLineOption(rankNames,
                            QStringLiteral("This process's rank in the group, 0..N-1; rank 0 writes the outputs "
                                           "(default 0)."),
@@ -234,11 +235,44 @@ void addDataParallelOptions(QCommandLineParser &parser, bool rankAlias)
     });
 }
 
+namespace {
+
+// An integer from the environment variable `name` (as torchrun sets it), or -1 when unset.
+int environmentInteger(const char *name)
+{
+    if (!qEnvironmentVariableIsSet(name))
+        return -1;
+    bool ok = false;
+    const int value = qEnvironmentVariable(name).trimmed().toInt(&ok);
+    if (!ok || value < 0)
+        throw Error(std::string("the environment variable ") + name + " is \"" + qEnvironmentVariable(name).toStdString() +
+                    "\", not a non-negative integer");
+    return value;
+}
+
+} // namespace
+
 GroupPlace groupPlace(const QCommandLineParser &parser)
 {
     GroupPlace place;
     place.worldSize = static_cast<int>(integerOption(parser, QStringLiteral("world-size")));
     place.rank = static_cast<int>(integerOption(parser, QStringLiteral("process-rank")));
+    place.master = parser.value(QStringLiteral("master")).toStdString();
+    if (!parser.isSet(QStringLiteral("world-size")) && environmentInteger("WORLD_SIZE") >= 0) {
+        place.worldSize = environmentInteger("WORLD_SIZE");
+        if (!parser.isSet(QStringLiteral("process-rank"))) {
+            if (environmentInteger("RANK") < 0)
+                throw Error("WORLD_SIZE is set in the environment but RANK is not (set both, as torchrun does, "
+                            "or give --world-size and --process-rank)");
+            place.rank = environmentInteger("RANK");
+        }
+        if (!parser.isSet(QStringLiteral("master")) && qEnvironmentVariableIsSet("MASTER_ADDR")) {
+            const int port = environmentInteger("MASTER_PORT");
+            if (port <= 0)
+                throw Error("MASTER_ADDR is set in the environment but MASTER_PORT is not a port number");
+            place.master = qEnvironmentVariable("MASTER_ADDR").toStdString() + ":" + std::to_string(port);
+        }
+    }
     if (place.worldSize < 1)
         throw Error("--world-size expects a positive number of processes");
     if (place.rank < 0 || place.rank >= place.worldSize)
@@ -247,14 +281,14 @@ GroupPlace groupPlace(const QCommandLineParser &parser)
     return place;
 }
 
-std::unique_ptr<DataParallelGroup> joinGroup(const QCommandLineParser &parser, const GroupPlace &place)
+std::unique_ptr<DataParallelGroup> joinGroup(const GroupPlace &place)
 {
     if (place.worldSize <= 1)
         return nullptr;
     DataParallelOptions dp;
     dp.worldSize = place.worldSize;
     dp.rank = place.rank;
-    dp.master = parser.value(QStringLiteral("master")).toStdString();
+    dp.master = place.master;
     return std::make_unique<DataParallelGroup>(dp);
 }
 

@@ -70,11 +70,15 @@ struct GroupPlace
 {
     int worldSize = 1;
     int rank = 0;
+    std::string master = "127.0.0.1:29500";   // ADDR:PORT of rank 0's store
 };
 // This process's place in the group the options describe, checked before any work.
+// Without --world-size/--process-rank/--master, torchrun's environment (WORLD_SIZE, RANK,
+// MASTER_ADDR, MASTER_PORT) gives them, so `torchrun --nproc-per-node N nugget-cli ...`
+// needs no Nugget flags; a flag given wins over the variable.
 GroupPlace groupPlace(const QCommandLineParser &parser);
 // Joins the group (returns once every rank has joined); null for a single process.
-std::unique_ptr<DataParallelGroup> joinGroup(const QCommandLineParser &parser, const GroupPlace &place);
+std::unique_ptr<DataParallelGroup> joinGroup(const GroupPlace &place);
 // Runs `command` as `count` local processes (ranks 0..count-1 on loopback), their
 // output passed through; fails when any of them fails.
 int launchLocal(const QString &command, const QStringList &arguments, int count);

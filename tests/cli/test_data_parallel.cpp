@@ -12,6 +12,7 @@
 #include "transfer/Injection.h"
 #include "transfer/TransferRecipe.h"
 
+#include <QDir>
 #include <QTemporaryDir>
 
 
@@ -74,6 +75,9 @@ private Q_SLOTS:
         QTest::addColumn<QStringList>("group");   // how the two ranks are started
         QTest::newRow("--launch 2") << QStringList{QStringLiteral("--launch"), QStringLiteral("2")};
         QTest::newRow("two commands with --world-size, --process-rank, --master") << QStringList{};
+        // What torchrun (and Slurm scripts written for it) give each process instead of flags.
+        QTest::newRow("torchrun environment: WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT")
+            << QStringList{QStringLiteral("torchrun")};
     }
 
     void trainTwoProcessesEqualOne()
@@ -103,7 +107,23 @@ private Q_SLOTS:
         const QString one = dir.filePath(QStringLiteral("one")), two = dir.filePath(QStringLiteral("two"));
         const auto single = test::runCli(common + QStringList{QStringLiteral("--out"), one});
         QVERIFY2(single.exitCode == 0, single.err.constData());
-        if (!group.isEmpty()) {
+        if (group == QStringList{QStringLiteral("torchrun")}) {
+            const QString port = QString::number(freeLoopbackPort());
+            const auto environment = [&](int rank) {
+                return QStringList{QStringLiteral("WORLD_SIZE=2"), QStringLiteral("RANK=%1").arg(rank),
+                                   QStringLiteral("LOCAL_RANK=%1").arg(rank), QStringLiteral("MASTER_ADDR=127.0.0.1"),
+                                   QStringLiteral("MASTER_PORT=") + port};
+            };
+            const QStringList options{QStringLiteral("--out"), two};
+            test::CliRun rank1;
+            std::thread other([&] { rank1 = test::runCli(common + options, {}, 300000, environment(1)); });
+            const auto rank0 = test::runCli(common + options, {}, 300000, environment(0));
+            other.join();
+            QVERIFY2(rank0.exitCode == 0, rank0.err.constData());
+            QVERIFY2(rank1.exitCode == 0, rank1.err.constData());
+            QVERIFY2(rank0.out.contains("trained 3 steps"), rank0.out.constData());
+            QVERIFY2(!rank1.out.contains("trained"), rank1.out.constData());   // rank 1 writes nothing
+        } else if (!group.isEmpty()) {
             const auto parallel = test::runCli(common + QStringList{QStringLiteral("--out"), two} + group);
             QVERIFY2(parallel.exitCode == 0, parallel.err.constData());
         } else {
@@ -228,6 +248,27 @@ private Q_SLOTS:
             DataParallelGroup group(options);
         });
         QVERIFY2(message.contains(QStringLiteral("ADDR:PORT")), qPrintable(message));
+    }
+
+    // A half-set torchrun environment is named before any work, never guessed.
+    void incompleteTorchrunEnvironmentIsNamed()
+    {
+        const QStringList train{QStringLiteral("train"), QStringLiteral("--student"),
+                                test::sourceDir() + QStringLiteral("/resources/demo/student"), QStringLiteral("--init"),
+                                QStringLiteral("lora"), QStringLiteral("--train"),
+                                test::sourceDir() + QStringLiteral("/resources/demo/tasks/transfer_train.jsonl"),
+                                QStringLiteral("--out"), QDir::tempPath() + QStringLiteral("/never-written")};
+        auto run = test::runCli(train, {}, 300000, {QStringLiteral("WORLD_SIZE=2")});
+        QCOMPARE(run.exitCode, 1);
+        QVERIFY2(run.err.contains("RANK is not"), run.err.constData());
+        run = test::runCli(train, {}, 300000, {QStringLiteral("WORLD_SIZE=two"), QStringLiteral("RANK=0")});
+        QCOMPARE(run.exitCode, 1);
+        QVERIFY2(run.err.contains("WORLD_SIZE is \"two\""), run.err.constData());
+        run = test::runCli(train, {}, 300000,
+                           {QStringLiteral("WORLD_SIZE=2"), QStringLiteral("RANK=0"), QStringLiteral("MASTER_ADDR=127.0.0.1")});
+        QCOMPARE(run.exitCode, 1);
+        QVERIFY2(run.err.contains("MASTER_PORT"), run.err.constData());
+        QVERIFY(!QFileInfo::exists(QDir::tempPath() + QStringLiteral("/never-written")));
     }
 };
 

@@ -29,9 +29,16 @@ bool writeBytes(const QString &path, const QByteArray &bytes)
     return file.open(QIODevice::WriteOnly) && file.write(bytes) == bytes.size();
 }
 
-CliRun runCli(const QStringList &arguments, const QString &workingDirectory, int timeoutMs)
+CliRun runCli(const QStringList &arguments, const QString &workingDirectory, int timeoutMs,
+              const QStringList &environment)
 {
     QProcess process;
+    if (!environment.isEmpty()) {
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        for (const QString &entry : environment)
+            env.insert(entry.section(u'=', 0, 0), entry.section(u'=', 1));
+        process.setProcessEnvironment(env);
+    }
     if (!workingDirectory.isEmpty())
         process.setWorkingDirectory(workingDirectory);
     process.start(QStringLiteral(NUGGET_CLI_PATH), arguments);

@@ -31,7 +31,9 @@ struct CliRun
     int exitCode = -1;
     QByteArray out, err;
 };
-CliRun runCli(const QStringList &arguments, const QString &workingDirectory = {}, int timeoutMs = 300000);
+// `environment`: NAME=VALUE entries added to this process's environment for the run.
+CliRun runCli(const QStringList &arguments, const QString &workingDirectory = {}, int timeoutMs = 300000,
+              const QStringList &environment = {});
 
 inline QString sharedDir() { return QStringLiteral(NUGGET_SHARED_DIR); }
 inline QString sourceDir() { return QStringLiteral(NUGGET_SOURCE_DIR); }
