@@ -258,13 +258,14 @@ GroupPlace groupPlace(const QCommandLineParser &parser)
     place.worldSize = static_cast<int>(integerOption(parser, QStringLiteral("world-size")));
     place.rank = static_cast<int>(integerOption(parser, QStringLiteral("process-rank")));
     place.master = parser.value(QStringLiteral("master")).toStdString();
-    if (!parser.isSet(QStringLiteral("world-size")) && environmentInteger("WORLD_SIZE") >= 0) {
-        place.worldSize = environmentInteger("WORLD_SIZE");
+    const int environmentWorldSize = parser.isSet(QStringLiteral("world-size")) ? -1 : environmentInteger("WORLD_SIZE");
+    if (environmentWorldSize >= 0) {
+        place.worldSize = environmentWorldSize;
         if (!parser.isSet(QStringLiteral("process-rank"))) {
-            if (environmentInteger("RANK") < 0)
+            place.rank = environmentInteger("RANK");
+            if (place.rank < 0)
                 throw Error("WORLD_SIZE is set in the environment but RANK is not (set both, as torchrun does, "
                             "or give --world-size and --process-rank)");
-            place.rank = environmentInteger("RANK");
         }
         if (!parser.isSet(QStringLiteral("master")) && qEnvironmentVariableIsSet("MASTER_ADDR")) {
             const int port = environmentInteger("MASTER_PORT");
