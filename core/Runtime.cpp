@@ -5,7 +5,21 @@
 
 #include <ATen/Parallel.h>
 
+#include <cstdlib>
+
+#include <unistd.h>
+
 namespace nugget {
+
+void restartWithPassiveOpenMpWait(char **argv)
+{
+    const char *policy = std::getenv("OMP_WAIT_POLICY");
+    if (policy && *policy)
+        return;
+    ::setenv("OMP_WAIT_POLICY", "passive", 1);
+    ::execv("/proc/self/exe", argv);
+    // Not run again (no /proc): go on with the policy libgomp has already read.
+}
 
 void initialiseRuntime(int threads)
 {

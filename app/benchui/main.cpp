@@ -104,6 +104,7 @@ int benchUi(const QStringList &arguments)
 // A program of its own because it needs the window: nugget-cli links no GUI library.
 int main(int argc, char **argv)
 {
+    nugget::restartWithPassiveOpenMpWait(argv);
     if (qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") &&
         qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
         qputenv("QT_QPA_PLATFORM", "offscreen");

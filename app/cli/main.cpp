@@ -52,6 +52,7 @@ void printUsage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    nugget::restartWithPassiveOpenMpWait(argv);
     // GUI-free: the programs that draw (nugget-charts, nugget-bench-ui) are separate.
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("nugget-cli"));

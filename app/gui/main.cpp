@@ -19,6 +19,7 @@
 
 int main(int argc, char **argv)
 {
+    nugget::restartWithPassiveOpenMpWait(argv);
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("Nugget"));
     QApplication::setOrganizationName(QStringLiteral("Nugget"));
