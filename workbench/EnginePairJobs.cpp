@@ -5,6 +5,7 @@
 #include "EngineState.h"
 
 #include "Error.h"
+#include "eval/CandidateSets.h"
 #include "io/ModelFolderInfo.h"
 #include "io/TensorStore.h"
 #include "jobs/Progress.h"
@@ -12,6 +13,8 @@
 #include "text/Tokenizer.h"
 
 #include <QFileInfo>
+
+#include <cstring>
 
 namespace nugget {
 
@@ -87,7 +90,9 @@ int WorkbenchEngine::loadTask(const TaskFiles &files, int maxLength)
             job.target = path;
             if (path.isEmpty())
                 throw Error(std::string("no ") + what + " file chosen");
-            auto examples = readChatJsonl(path.toStdString());
+            // Evaluation items take their candidate answers from the task folder.
+            auto examples = std::strcmp(what, "evaluation") == 0 ? readEvaluationItems(path.toStdString())
+                                                                  : readChatJsonl(path.toStdString());
             if (examples.empty())
                 throw Error(path.toStdString() + ": no samples in this " + what + " file");
             return examples;

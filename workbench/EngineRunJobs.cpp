@@ -100,8 +100,12 @@ int WorkbenchEngine::evaluateStudent(const TransferRecipe &recipe)
         RunReport run;
         run.name = trained ? "trained student" : "student as loaded";
         run.init = trained && state.lastRun ? state.lastRun->init : "none";
+        run.condition = run.name;
+        run.metric = recipe.evalMetric;
         run.evaluation = evaluateForRecipe(recipe, model, *pair.tokenizer, state.eval, job.progress);
         run.seconds = double(clock.elapsed()) / 1000.0;
+        // Kept like every run, so that a saved session holds its item records.
+        state.runs.push_back(run);
         Q_EMIT runFinished(runSummary(run, qs(run.name), recipe.evalMetric));
     });
 }

@@ -216,6 +216,8 @@ int runBench(const QStringList &arguments)
         return benchCheckpoint(arguments);
     if (which == QLatin1String("scores"))
         return benchScores(arguments);
+    if (which == QLatin1String("candidates"))
+        return benchCandidates(arguments);
     std::printf("Usage: nugget-cli bench BENCHMARK [options]\n\nBenchmarks:\n"
                 "  forward    tokens/s of forward and forward+backward against the machine's matmul GFLOP/s\n"
                 "  window     best-sub-matrix search of dimensionality reduction against a float32 sum and the reference\n"
@@ -223,6 +225,7 @@ int runBench(const QStringList &arguments)
                 "  scale      streamed sensitivity and extraction at 13B -> 7B shapes: peak memory, s/sample, FLOP/s\n"
                 "  train-scale  LoRA training of a 7B-shaped student in bfloat16 with float32 adapters: memory, s/step\n"
                 "  checkpoint   writes a 7B- or 13B-shaped model folder of random bf16 weights (for runs at scale)\n"
+                "  candidates  scoring evaluation items' candidate answers: batched behind the prompt's cache against one pass each\n"
                 "  jobs       resident memory over repeated LoRA jobs in one process (a job must release its memory)\n"
                 "  session-writes  float16 score writes: HDF5's one-thread filters against chunks encoded on every thread\n"
                 "\nThe UI benchmark needs the window: it is its own program, nugget-bench-ui.\n");

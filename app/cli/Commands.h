@@ -29,6 +29,7 @@ int benchJobs(const QStringList &arguments);     // nugget-cli bench jobs
 int benchSessionWrites(const QStringList &arguments);   // nugget-cli bench session-writes
 int benchTrainScale(const QStringList &arguments);      // nugget-cli bench train-scale
 int benchScores(const QStringList &arguments);          // nugget-cli bench scores
+int benchCandidates(const QStringList &arguments);      // nugget-cli bench candidates
 
 // Prints a throttled progress line for a training step on stderr.
 void printTrainingStep(const TrainingStep &step);

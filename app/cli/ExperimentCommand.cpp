@@ -5,6 +5,7 @@
 #include "CommandLine.h"
 #include "Commands.h"
 
+#include "eval/ItemRecords.h"
 #include "io/AtomicFile.h"
 #include "io/Session.h"
 #include "transfer/Experiment.h"
@@ -43,6 +44,24 @@ void drawCharts(const QDir &out)
         throw Error(charts.toStdString() + " could not draw the charts of " + session.toStdString());
 }
 
+// items-<condition>-<seed>.jsonl, the condition's name in lower case with every run of
+// other characters than letters and digits made one '-'.
+QString itemsFileName(const RunReport &run)
+{
+    QString slug;
+    for (const QChar c : QString::fromStdString(run.condition).toLower()) {
+        if (c.isLetterOrNumber() && c.unicode() < 128)
+            slug += c;
+        else if (!slug.endsWith(u'-'))
+            slug += u'-';
+    }
+    while (slug.endsWith(u'-'))
+        slug.chop(1);
+    while (slug.startsWith(u'-'))
+        slug.remove(0, 1);
+    return QStringLiteral("items-%1-%2.jsonl").arg(slug).arg(run.seed);
+}
+
 } // namespace
 
 int runExperiment(const QStringList &arguments)
@@ -52,7 +71,8 @@ int runExperiment(const QStringList &arguments)
         {QStringLiteral("recipe"), QStringLiteral("Experiment recipe: {\"transfer\": {...}, \"seeds\": [1,2,3], "
                                                   "\"conditions\": [{\"name\": ..., overrides...}]}."),
          QStringLiteral("FILE")},
-        {QStringLiteral("out"), QStringLiteral("Output folder: results.md, results.csv, session.h5, and scores.png, "
+        {QStringLiteral("out"), QStringLiteral("Output folder: results.md, results.csv, comparisons.csv, "
+                                               "items-<condition>-<seed>.jsonl, session.h5, and scores.png, "
                                                "loss.png drawn by nugget-charts."),
          QStringLiteral("DIR")},
     });
@@ -76,6 +96,10 @@ int runExperiment(const QStringList &arguments)
     const auto table = result.markdown(recipe.base.evalMetric);
     writeText(out.filePath(QStringLiteral("results.md")), table);
     writeText(out.filePath(QStringLiteral("results.csv")), result.csv());
+    writeText(out.filePath(QStringLiteral("comparisons.csv")), result.comparisonsCsv());
+    for (const auto &run : result.runs)
+        if (!run.evaluation.details.empty())
+            writeFileAtomically(out.filePath(itemsFileName(run)).toStdString(), itemRecordsJsonl(run.evaluation.details));
     session.commit();
     drawCharts(out);
     std::printf("%s\n%zu runs in %.0f s -> %s\n", table.c_str(), result.runs.size(), result.seconds, qPrintable(out.path()));

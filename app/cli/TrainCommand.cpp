@@ -5,6 +5,7 @@
 #include "TransferOptions.h"
 
 #include "dist/DataParallel.h"
+#include "eval/CandidateSets.h"
 #include "model/MergedModelFolder.h"
 #include "text/Tokenizer.h"
 #include "transfer/RecipeChoices.h"
@@ -125,7 +126,7 @@ int runTrain(const QStringList &arguments)
     exportRunAdapters(student.model, run, out, recipe.student, adapterFormOf(parser));
     if (parser.isSet(QStringLiteral("eval"))) {
         const auto result = evaluateForRecipe(recipe, student.model, *tokenizer,
-                                              readChatJsonl(parser.value(QStringLiteral("eval")).toStdString()), progress);
+                                              readEvaluationItems(parser.value(QStringLiteral("eval")).toStdString()), progress);
         std::printf("%s %.2f%% (%lld of %lld items)\n", recipe.evalMetric.c_str(), 100.0 * result.score,
                     static_cast<long long>(result.correct), static_cast<long long>(result.items));
     }

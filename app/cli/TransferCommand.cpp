@@ -4,6 +4,7 @@
 #include "Commands.h"
 #include "TransferOptions.h"
 
+#include "eval/CandidateSets.h"
 #include "io/Session.h"
 #include "model/MergedModelFolder.h"
 #include "transfer/Pipeline.h"
@@ -50,7 +51,7 @@ int runTransfer(const QStringList &arguments)
     const QDir out(QString::fromStdString(required(parser, "out")));
     // The task files before any model or folder: a bad file fails in a second.
     const auto train = readTaskFile(recipe.train);
-    const auto eval = readTaskFile(recipe.eval);
+    const auto eval = readEvaluationItems(recipe.eval);
 
     const auto load = studentLoadOptions(parser, recipe.student);
     auto pair = loadModelPair(recipe.teacher, recipe.student, load, TeacherWeights::Mapped);

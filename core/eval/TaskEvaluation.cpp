@@ -1,6 +1,7 @@
 #include "eval/TaskEvaluation.h"
 
 #include "Error.h"
+#include "eval/AnswerScoring.h"
 #include "model/Generation.h"
 #include "text/Tokenizer.h"
 
@@ -59,18 +60,36 @@ EvalResult finished(EvalResult result, size_t count, Progress *progress)
     return result;
 }
 
-// Sum of log-probabilities of `continuation` after `context` (both token ids).
-double continuationLogLikelihood(LlamaForCausalLM &model, const std::vector<int64_t> &context,
-                                 const std::vector<int64_t> &continuation)
+// The item's answer likelihoods: the expected answer's, and, with candidates, every
+// candidate's and the expected answer's rank among them. `expectedCandidate` is the
+// index of the candidate that counts as the expected answer (the item's own text need
+// not be one of them, e.g. "B." among the letters A-D).
+void scoreExpected(LlamaForCausalLM &model, const Tokenizer &tokenizer, const ChatExample &example,
+                   const std::vector<std::string> &candidates, size_t expectedCandidate, EvalItem &item)
 {
-    std::vector<int64_t> ids = context;
-    ids.insert(ids.end(), continuation.begin(), continuation.end());
-    const auto logits = model->forward(torch::tensor(ids).unsqueeze(0))[0];
-    const auto logProbs = torch::log_softmax(logits.to(at::kDouble), -1);
-    double total = 0;
-    for (size_t i = 0; i < continuation.size(); ++i)
-        total += logProbs[static_cast<int64_t>(context.size() + i - 1)][continuation[i]].item<double>();
-    return total;
+    std::vector<std::string> answers = candidates;
+    auto own = std::find(answers.begin(), answers.end(), item.expected);
+    if (own == answers.end())
+        own = answers.insert(answers.end(), item.expected);
+    const size_t ownIndex = static_cast<size_t>(own - answers.begin());
+    auto scored = scoreAnswers(model, tokenizer, example, answers);
+    item.answerLogProb = scored[ownIndex].logProb;
+    item.answerTokenIds = std::move(scored[ownIndex].tokenIds);
+    item.answerTokenLogProbs = std::move(scored[ownIndex].tokenLogProbs);
+    if (candidates.empty())
+        return;
+    item.candidates = candidates;
+    for (size_t i = 0; i < candidates.size(); ++i)
+        item.candidateLogProbs.push_back(scored[i].logProb);
+    item.rank = rankOf(item.candidateLogProbs[expectedCandidate], item.candidateLogProbs);
+}
+
+void finishItem(EvalResult &result, EvalItem item, const EvalOptions &options)
+{
+    result.correct += item.correct;
+    if (options.onItem)
+        options.onItem(item);
+    result.details.push_back(std::move(item));
 }
 
 } // namespace
@@ -103,8 +122,10 @@ EvalResult evaluateGenerated(LlamaForCausalLM &model, const Tokenizer &tokenizer
             generated.pop_back();
         EvalItem item;
         item.id = example.id;
+        item.prompt = renderPrompt(example);
         item.expected = answerText(example);
         item.predicted = tokenizer.decode(generated);
+        item.fields = example.fields;
         if (metric == EvalMetric::ExactMatch) {
             item.correct = normaliseAnswer(item.predicted) == normaliseAnswer(item.expected);
         } else {
@@ -114,8 +135,14 @@ EvalResult evaluateGenerated(LlamaForCausalLM &model, const Tokenizer &tokenizer
                             "): the expected answer has no \"So the answer is N\"");
             item.correct = extractAnswerNumber(item.predicted) == expected;
         }
-        result.correct += item.correct;
-        result.details.push_back(std::move(item));
+        const auto &candidates = example.candidates;
+        const size_t expectedCandidate = static_cast<size_t>(
+            std::find(candidates.begin(), candidates.end(), item.expected) - candidates.begin());
+        if (!candidates.empty() && expectedCandidate == candidates.size())
+            throw Error("item '" + example.id + "' (line " + std::to_string(example.lineNumber) +
+                        "): the expected answer is not among its candidates");
+        scoreExpected(model, tokenizer, example, candidates, expectedCandidate, item);
+        finishItem(result, std::move(item), options);
     }
     return finished(std::move(result), count, progress);
 }
@@ -138,26 +165,25 @@ EvalResult evaluateChoice(LlamaForCausalLM &model, const Tokenizer &tokenizer,
             letters << matches.next().captured(1);
         if (letters.isEmpty())
             letters = {QStringLiteral("A"), QStringLiteral("B"), QStringLiteral("C"), QStringLiteral("D")};
-        const auto prompt = tokenizePrompt(tokenizer, example);
-        const std::string promptText = renderPrompt(example);
-        const size_t promptTokens = tokenizer.encode(promptText).size();
-        double best = -INFINITY;
-        std::string choice;
-        for (const auto &letter : letters) {
-            // Tokenised together with the prompt, as in training, then split at the prompt.
-            const auto joint = tokenizer.encode(promptText + letter.toStdString());
-            std::vector<int64_t> answer(joint.begin() + static_cast<long>(std::min(promptTokens, joint.size())), joint.end());
-            answer.push_back(tokenizer.eosId());
-            const double score = continuationLogLikelihood(model, prompt, answer);
-            if (score > best) {
-                best = score;
-                choice = letter.toStdString();
-            }
-        }
-        EvalItem item{example.id, answerText(example), choice, false};
-        item.correct = normaliseAnswer(item.predicted) == normaliseAnswer(item.expected);
-        result.correct += item.correct;
-        result.details.push_back(std::move(item));
+        std::vector<std::string> choices;
+        for (const auto &letter : letters)
+            choices.push_back(letter.toStdString());
+        EvalItem item;
+        item.id = example.id;
+        item.prompt = renderPrompt(example);
+        item.expected = answerText(example);
+        item.fields = example.fields;
+        const auto expectedChoice = std::find_if(choices.begin(), choices.end(), [&](const std::string &choice) {
+            return normaliseAnswer(choice) == normaliseAnswer(item.expected);
+        });
+        if (expectedChoice == choices.end())
+            throw Error("item '" + example.id + "' (line " + std::to_string(example.lineNumber) + "): the answer \"" +
+                        item.expected + "\" is none of the options " + letters.join(u',').toStdString());
+        scoreExpected(model, tokenizer, example, choices, static_cast<size_t>(expectedChoice - choices.begin()), item);
+        const auto best = std::max_element(item.candidateLogProbs.begin(), item.candidateLogProbs.end());
+        item.predicted = choices[static_cast<size_t>(best - item.candidateLogProbs.begin())];
+        item.correct = item.predicted == *expectedChoice;
+        finishItem(result, std::move(item), options);
     }
     return finished(std::move(result), count, progress);
 }

@@ -274,6 +274,33 @@ std::string readStringDataset(const std::string &path, const H5::DataSet &datase
                                    [&](const H5::StrType &type, void *buffer) { dataset.read(buffer, type); }));
 }
 
+void writeStringArrayDataset(const H5::Group &group, const std::string &name, const std::vector<std::string> &values)
+{
+    removeLink(group, name);
+    const H5::StrType type = utf8Type(widest(values));
+    const hsize_t count = values.size();
+    // Fixed-width rows padded to the longest: deflate takes the padding back.
+    const hsize_t rows = std::max<hsize_t>(1, std::min<hsize_t>(count, (hsize_t(1) << 20) / type.getSize()));
+    H5::DSetCreatPropList dcpl;
+    if (count > 0) {   // a chunk may not exceed a fixed extent of 0
+        dcpl.setChunk(1, &rows);
+        dcpl.setDeflate(4);
+        dcpl.setFletcher32();
+    }
+    H5::DataSet dataset = group.createDataSet(name, type, H5::DataSpace(1, &count, nullptr), dcpl);
+    if (!values.empty())
+        dataset.write(packStrings(values, type.getSize()).data(), type);
+    dataset.close();
+}
+
+std::vector<std::string> readStringArrayDataset(const std::string &path, const H5::DataSet &dataset, const std::string &where)
+{
+    if (dataset.getTypeClass() != H5T_STRING || dataset.getSpace().getSimpleExtentNdims() != 1)
+        throw Error(path + ": " + where + " is not a list of strings");
+    return readFixedStrings(path, where, dataset.getStrType(), dataset.getSpace().getSimpleExtentNpoints(),
+                            [&](const H5::StrType &type, void *buffer) { dataset.read(buffer, type); });
+}
+
 std::vector<hsize_t> chunkShape(const std::vector<hsize_t> &dims)
 {
     constexpr hsize_t kBudget = hsize_t(1) << 18;

@@ -49,6 +49,9 @@ int64_t readIntAttribute(const std::string &path, const H5::H5Object &object, co
 // a damaged byte is a read error, not different text. Writing replaces `name`.
 void writeStringDataset(const H5::Group &group, const std::string &name, const std::string &text);
 std::string readStringDataset(const std::string &path, const H5::DataSet &dataset, const std::string &where);
+// A 1-D dataset of UTF-8 strings (fixed width, deflated), one per value.
+void writeStringArrayDataset(const H5::Group &group, const std::string &name, const std::vector<std::string> &values);
+std::vector<std::string> readStringArrayDataset(const std::string &path, const H5::DataSet &dataset, const std::string &where);
 
 // How a numeric dataset is stored. Both chunked layouts checksum every chunk (a damaged
 // chunk is a read error, never different numbers) and fall back to Contiguous for empty

@@ -120,6 +120,13 @@ public:
                   const std::vector<std::string> &columns, const QJsonObject &evaluation);
     std::vector<std::string> runNames() const;
     std::optional<Run> readRun(const std::string &name) const;
+    // The evaluation items of a written run: /runs/<name>/items, one JSON object per item
+    // (eval/ItemRecords.h), and /runs/<name>/item_scores, their numbers as a float64
+    // [items, columns] table. Throws Error when the run has not been written.
+    void writeRunItems(const std::string &name, const std::vector<std::string> &records, const at::Tensor &scores,
+                       const std::vector<std::string> &columns);
+    // The records in order; empty when the run has none (older sessions, perplexity).
+    std::vector<std::string> readRunItems(const std::string &name) const;
 
 private:
     struct Impl;

@@ -190,4 +190,36 @@ std::optional<Session::Run> Session::readRun(const std::string &name) const
     return run;
 }
 
+void Session::writeRunItems(const std::string &name, const std::vector<std::string> &records, const at::Tensor &scores,
+                            const std::vector<std::string> &columns)
+{
+    const std::string where = "/runs/" + name + "/items";
+    Impl &impl = writable("write " + where);
+    checkName(impl.path, "write " + where, "run", name);
+    if (scores.dim() != 2 || scores.size(0) != static_cast<int64_t>(records.size()))
+        throw Error(impl.path + ": write " + where + ": the score table needs one row per record");
+    hdf5::guarded(impl.path, "write " + where, [&] {
+        const auto group = hdf5::findGroup(impl.root(), {"runs", name});
+        if (!group)
+            throw Error(impl.path + ": write " + where + ": the run has not been written");
+        const at::Tensor data = tableData(impl.path, where, scores, columns,
+                                          "an [items, " + std::to_string(columns.size()) + " columns] table");
+        hdf5::writeStringArrayDataset(*group, "items", records);
+        writeTable(*group, "item_scores", data, columns, "columns");
+    });
+}
+
+std::vector<std::string> Session::readRunItems(const std::string &name) const
+{
+    const std::string where = "/runs/" + name + "/items";
+    const Impl &impl = usable();
+    checkName(impl.path, "read " + where, "run", name);
+    return hdf5::guarded(impl.path, "read " + where, [&]() -> std::vector<std::string> {
+        const auto group = hdf5::findGroup(impl.root(), {"runs", name});
+        if (!group || !hdf5::hasDataset(*group, "items"))
+            return {};
+        return hdf5::readStringArrayDataset(impl.path, group->openDataSet("items"), where);
+    });
+}
+
 } // namespace nugget

@@ -9,6 +9,7 @@
 #include <QJsonObject>
 #include <QJsonParseError>
 #include <QJsonValue>
+#include <QStringList>
 #include <QStringDecoder>
 
 #include <algorithm>
@@ -157,6 +158,23 @@ ChatExample parseLine(const QByteArray &line, const LineError &fail)
     }
     if (!hasAssistant)
         fail("no assistant message");
+
+    const QJsonValue candidates = object.value(QLatin1String("candidates"));
+    if (!candidates.isUndefined() && !candidates.isNull()) {
+        if (!candidates.isArray())
+            fail("\"candidates\" is not an array");
+        for (const QJsonValue candidate : candidates.toArray()) {
+            if (!candidate.isString())
+                fail("\"candidates\" holds a value that is not a string");
+            example.candidates.push_back(candidate.toString().toStdString());
+        }
+    }
+    for (auto it = object.begin(); it != object.end(); ++it) {
+        static const QStringList known = {QStringLiteral("id"), QStringLiteral("dataset"), QStringLiteral("category"),
+                                          QStringLiteral("messages"), QStringLiteral("candidates")};
+        if (!known.contains(it.key()))
+            example.fields.insert(it.key(), it.value());
+    }
     return example;
 }
 

@@ -4,6 +4,11 @@
 // rendered with the chat template of the method:
 //   <|system|>\n{content}\n\n  <|user|>\n{content}\n\n  <|assistant|>\n{content}</s>
 // The loss is taken on the last assistant message only.
+// Optional keys: "category" (MMLU), "candidates" (a list of possible answers, scored as
+// alternatives by evaluation); any other key (the world's "person" and "attribute") is
+// kept in ChatExample::fields and passed through to evaluation records.
+
+#include <QJsonObject>
 
 #include <cstdint>
 #include <string>
@@ -25,6 +30,8 @@ struct ChatExample
     std::string dataset;
     std::string category;     // optional (MMLU)
     std::vector<ChatMessage> messages;
+    std::vector<std::string> candidates;   // possible answers (may be empty)
+    QJsonObject fields;       // every other key of the line, as read
     int lineNumber = 0;       // 1-based line in the source file
 };
 

@@ -1,6 +1,7 @@
 #include "transfer/Experiment.h"
 
 #include "Error.h"
+#include "eval/CandidateSets.h"
 #include "io/Session.h"
 #include "transfer/StreamedSensitivity.h"
 
@@ -64,7 +65,7 @@ ExperimentResult runExperiment(const ExperimentRecipe &recipe, Progress &progres
 {
     // The task files before any model: a bad file fails in a second, not after loading.
     const auto train = readTaskFile(recipe.base.train);
-    const auto eval = readTaskFile(recipe.base.eval);
+    const auto eval = readEvaluationItems(recipe.base.eval);
     // A student too large for float32 is held in bfloat16, as `nugget-cli transfer` does.
     LoadOptions load;
     load.dtype = studentWeightsDtype(readFolderConfig(recipe.base.student), recipe.base.student);

@@ -2,11 +2,13 @@
 
 #include "Error.h"
 #include "bench/MachineLimits.h"
+#include "eval/ItemRecords.h"
 #include "model/MemoryBudget.h"
 #include "transfer/RecipeChoices.h"
 
 #include <QFileInfo>
 #include <QJsonArray>
+#include <QJsonDocument>
 
 #include <torch/torch.h>
 
@@ -210,6 +212,17 @@ void writeRunRecord(Session &session, const RunReport &run)
     const auto columns = static_cast<int64_t>(runRecordColumns().size());
     const auto table = steps == 0 ? torch::zeros({0, columns}) : torch::tensor(curve).view({steps, columns});
     session.writeRun(run.name, table, runRecordColumns(), runRecordAttributes(run));
+    if (!run.evaluation.details.empty())
+        writeItemRecords(session, run.name, run.evaluation.details);
+}
+
+void writeItemRecords(Session &session, const std::string &runName, const std::vector<EvalItem> &items)
+{
+    std::vector<std::string> records;
+    records.reserve(items.size());
+    for (const auto &item : items)
+        records.push_back(QJsonDocument(itemRecord(item)).toJson(QJsonDocument::Compact).toStdString());
+    session.writeRunItems(runName, records, itemScoreTable(items), itemScoreColumns());
 }
 
 void writeExtractionRecord(Session &session, const Extraction &extraction, const std::string &structure)
@@ -312,36 +325,9 @@ ExperimentResult runConditions(const TransferRecipe &base, const std::vector<Exp
         summariseScores(summary);
         result.conditions.push_back(summary);
     }
+    result.comparisons = compareWithBaselines(result.runs);
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return result;
-}
-
-std::string ExperimentResult::markdown(const std::string &evalMetric) const
-{
-    std::string text = "| condition | " + evalMetric + " mean (%) | std (pp) | per seed (%) | seconds |\n"
-                       "|---|---|---|---|---|\n";
-    char line[512];
-    for (const auto &c : conditions) {
-        std::string perSeed;
-        for (const double s : c.scores) {
-            char value[32];
-            std::snprintf(value, sizeof value, "%s%.1f", perSeed.empty() ? "" : ", ", 100.0 * s);
-            perSeed += value;
-        }
-        std::snprintf(line, sizeof line, "| %s | %.1f | %.1f | %s | %.0f |\n", c.name.c_str(), 100.0 * c.mean,
-                      100.0 * c.standardDeviation, perSeed.c_str(), c.seconds);
-        text += line;
-    }
-    return text;
-}
-
-std::string ExperimentResult::csv() const
-{
-    std::string text = "condition,seed,score,seconds\n";
-    for (const auto &run : runs)
-        text += run.condition + "," + std::to_string(run.seed) + "," + std::to_string(run.evaluation.score) + "," +
-                std::to_string(run.seconds) + "\n";
-    return text;
 }
 
 } // namespace nugget

@@ -8,6 +8,7 @@
 //   runConditions       conditions x seeds with mean and standard deviation per condition
 //   writeRunRecord      what a session holds of one run (one layout for every caller)
 
+#include "eval/ItemComparison.h"
 #include "io/Session.h"
 #include "transfer/StreamedSensitivity.h"
 #include "transfer/TransferRecipe.h"
@@ -110,8 +111,12 @@ const std::vector<std::string> &runRecordColumns();   // step, loss, learning_ra
 // The run's attributes (/runs/<name>/eval): condition, init, seed, metric, score,
 // correct, items, seconds, teacher_layers (empty unless the run was a transfer).
 QJsonObject runRecordAttributes(const RunReport &run);
-// Writes the run under its name: the loss curve and the attributes above.
+// Writes the run under its name: the loss curve, the attributes above and, when the
+// evaluation kept them, its item records (writeItemRecords).
 void writeRunRecord(Session &session, const RunReport &run);
+// /runs/<runName>/items and item_scores (Session::writeRunItems) from `items`; the run
+// must have been written.
+void writeItemRecords(Session &session, const std::string &runName, const std::vector<EvalItem> &items);
 // The layer selection and the kept rows and columns of an extraction.
 void writeExtractionRecord(Session &session, const Extraction &extraction, const std::string &structure);
 
@@ -145,11 +150,20 @@ struct ExperimentResult
 {
     std::vector<ConditionSummary> conditions;
     std::vector<RunReport> runs;   // without their extraction and initial adapters (large)
+    std::vector<ItemComparison> comparisons;   // compareWithBaselines
     double seconds = 0;
 
+    // transfer/ExperimentTables.cpp: the summary and the paired comparisons.
     std::string markdown(const std::string &evalMetric) const;
-    std::string csv() const;
+    std::string csv() const;              // one row per run
+    std::string comparisonsCsv() const;   // one row per comparison
 };
+
+// Every condition paired with the baselines on the same items and seeds: the vanilla
+// student (the first condition with init "none") and plain LoRA (the first with init
+// "lora"), each with every other condition. Runs without item records (perplexity)
+// are left out.
+std::vector<ItemComparison> compareWithBaselines(const std::vector<RunReport> &runs);
 
 struct ConditionCallbacks
 {

@@ -286,6 +286,23 @@ std::string qaAnswer(const Person &person, Attribute attribute)
     return person.value(attribute) + '.';
 }
 
+std::vector<std::string> candidateAnswers(Attribute attribute)
+{
+    const std::vector<std::string> *values = nullptr;
+    switch (attribute) {
+    case Attribute::BirthDate: return {};
+    case Attribute::BirthCity:
+    case Attribute::EmployerCity: values = &cities(); break;
+    case Attribute::University: values = &universities(); break;
+    case Attribute::Major: values = &majors(); break;
+    case Attribute::Employer: values = &employers(); break;
+    }
+    std::vector<std::string> answers;
+    for (const std::string &value : *values)
+        answers.push_back(value + '.');
+    return answers;
+}
+
 ChatItem qaExample(const Person &person, Attribute attribute)
 {
     ChatItem item;
@@ -294,6 +311,7 @@ ChatItem qaExample(const Person &person, Attribute attribute)
               attributeKey(attribute);
     item.user = std::string(kBioQaInstruction) + "\n\nQuestion: " + questionText(person, attribute);
     item.assistant = qaAnswer(person, attribute);
+    item.fields = {{"person", person.fullName()}, {"attribute", attributeKey(attribute)}};
     return item;
 }
 

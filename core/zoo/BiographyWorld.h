@@ -99,8 +99,14 @@ std::string questionText(const Person &person, Attribute attribute);
 // The value followed by a period: "Princeton, NJ."
 std::string qaAnswer(const Person &person, Attribute attribute);
 // User "Answer the question about the person.\n\nQuestion: <question>", assistant
-// qaAnswer, id "bioqa_<index>_<attribute key>".
+// qaAnswer, id "bioqa_<index>_<attribute key>", fields "person" (full name) and
+// "attribute" (its key).
 ChatItem qaExample(const Person &person, Attribute attribute);
+// Every answer a question about `attribute` can have, as qaAnswer writes it (each
+// value followed by a period); empty for the birth date, whose ~40 000 possible values
+// are too many to score as alternatives.
+std::vector<std::string> candidateAnswers(Attribute attribute);
+
 // The six examples of a person, in kAttributes order.
 std::vector<ChatItem> qaExamples(const Person &person);
 

@@ -8,6 +8,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonParseError>
 #include <QJsonValue>
@@ -441,6 +442,26 @@ World generateWorld(const WorldRecipe &recipe)
         for (const std::string &line : lines)
             corpus.line(line);
         files.push_back(corpus.take());
+    }
+
+    {
+        // Every answer of each attribute's questions: their ranks are graded probes.
+        QJsonObject sets;
+        for (const Attribute attribute : kAttributes) {
+            QJsonArray answers;
+            for (const std::string &answer : candidateAnswers(attribute))
+                answers.append(qs(answer));
+            if (!answers.isEmpty())
+                sets.insert(qs(attributeKey(attribute)), answers);
+        }
+        WorldFile candidates;
+        candidates.name = worldfile::Candidates;
+        candidates.content = QJsonDocument(QJsonObject{{QStringLiteral("field"), QStringLiteral("attribute")},
+                                                       {QStringLiteral("sets"), sets}})
+                                 .toJson(QJsonDocument::Indented)
+                                 .toStdString();
+        candidates.records = 1;
+        files.push_back(std::move(candidates));
     }
 
     {

@@ -73,6 +73,7 @@ inline constexpr const char *ArithEval = "arith_eval.jsonl";
 inline constexpr const char *ArithSeeds = "arith_seeds.jsonl";
 inline constexpr const char *HeldoutBios = "heldout_bios.txt";
 inline constexpr const char *TokenizerCorpus = "tokenizer_corpus.txt";
+inline constexpr const char *Candidates = "candidates.json";   // eval/CandidateSets.h
 inline constexpr const char *WorldJson = "world.json";
 } // namespace worldfile
 

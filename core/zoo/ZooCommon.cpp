@@ -80,9 +80,12 @@ std::string jsonQuoted(std::string_view text)
 
 std::string chatJsonLine(const ChatItem &item)
 {
-    return "{\"dataset\": " + jsonQuoted(item.dataset) + ", \"id\": " + jsonQuoted(item.id) +
-           ", \"messages\": [{\"role\": \"user\", \"content\": " + jsonQuoted(item.user) +
-           "}, {\"role\": \"assistant\", \"content\": " + jsonQuoted(item.assistant) + "}]}";
+    std::string line = "{\"dataset\": " + jsonQuoted(item.dataset) + ", \"id\": " + jsonQuoted(item.id) +
+                       ", \"messages\": [{\"role\": \"user\", \"content\": " + jsonQuoted(item.user) +
+                       "}, {\"role\": \"assistant\", \"content\": " + jsonQuoted(item.assistant) + "}]";
+    for (const auto &[key, value] : item.fields)
+        line += ", " + jsonQuoted(key) + ": " + jsonQuoted(value);
+    return line + "}";
 }
 
 int64_t fractionOf(int64_t count, double fraction)

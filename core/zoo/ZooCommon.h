@@ -55,6 +55,8 @@ struct ChatItem
     std::string id;
     std::string user;
     std::string assistant;
+    // More string keys after "messages" (the world's "person" and "attribute"), in order.
+    std::vector<std::pair<std::string, std::string>> fields;
 };
 
 // `text` as a JSON string literal (quotes included). Non-ASCII UTF-8 is kept as is,
@@ -63,7 +65,7 @@ std::string jsonQuoted(std::string_view text);
 
 // {"dataset": ..., "id": ..., "messages": [{"role": "user", "content": ...},
 //  {"role": "assistant", "content": ...}]} on one line, without the line break,
-// spaced exactly like the reference data.
+// spaced exactly like the reference data; the item's fields follow "messages".
 std::string chatJsonLine(const ChatItem &item);
 
 // round(fraction * count), computed identically everywhere; fraction in [0, 1].

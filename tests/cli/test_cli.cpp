@@ -160,6 +160,31 @@ private Q_SLOTS:
         QVERIFY(QFileInfo(QFileInfo(QStringLiteral(NUGGET_CLI_PATH)).dir().filePath(QStringLiteral("nugget-bench-ui")))
                     .isExecutable());
     }
+
+    // nugget-cli runs itself again with OpenMP's passive wait policy unless the user set
+    // one (the bench reports the policy it ran under).
+    void runsWithPassiveOpenMpWaitUnlessSet_data()
+    {
+        QTest::addColumn<QString>("setting");
+        QTest::addColumn<QByteArray>("expected");
+        QTest::newRow("unset") << QStringLiteral("OMP_WAIT_POLICY=") << QByteArray("OpenMP wait policy passive");
+        QTest::newRow("user's choice") << QStringLiteral("OMP_WAIT_POLICY=active") << QByteArray("OpenMP wait policy active");
+    }
+
+    void runsWithPassiveOpenMpWaitUnlessSet()
+    {
+        QFETCH(QString, setting);
+        QFETCH(QByteArray, expected);
+        const QString demo = nugget::test::sourceDir() + QStringLiteral("/resources/demo/");
+        const auto run = runCli({QStringLiteral("bench"), QStringLiteral("candidates"), QStringLiteral("--model"),
+                                 demo + QStringLiteral("teacher"), QStringLiteral("--data"),
+                                 demo + QStringLiteral("tasks/transfer_eval.jsonl"), QStringLiteral("--items"),
+                                 QStringLiteral("1"), QStringLiteral("--baseline-items"), QStringLiteral("1")},
+                                {}, 300000, {setting});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        QVERIFY2(run.out.contains(expected), run.out.constData());
+        QVERIFY2(run.out.contains("speed-up:"), run.out.constData());
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCli)

@@ -569,6 +569,93 @@ private Q_SLOTS:
         QVERIFY(torch::equal(session.readSensitivity(nugget::Side::Teacher, "model.layers.1.mlp.up_proj.weight"), scores));
     }
 
+    // One record per item, the same bytes whoever evaluates: nugget-cli eval --items, an
+    // experiment's items file and session, and the workbench's saved session. The
+    // experiment's tables pair each condition with the baselines on those records.
+    void itemRecordsAreTheSameFromEveryProducer()
+    {
+        const auto eval = runCli({QStringLiteral("eval"), QStringLiteral("demo/student"), QStringLiteral("--data"),
+                                  QStringLiteral("demo/tasks/transfer_eval.jsonl"), QStringLiteral("--limit"),
+                                  QStringLiteral("12"), QStringLiteral("--max-new-tokens"), QStringLiteral("24"),
+                                  QStringLiteral("--items"), QStringLiteral("items.jsonl")},
+                                 m_dir.path());
+        QVERIFY2(eval.exitCode == 0, eval.err.constData());
+        const QByteArray cli = nugget::test::readAll(path(QStringLiteral("items.jsonl")));
+        const auto lines = cli.trimmed().split('\n');
+        QCOMPARE(lines.size(), 12);
+        int ranked = 0;
+        for (const auto &line : lines) {
+            const auto record = QJsonDocument::fromJson(line).object();
+            for (const char *key : {"id", "expected", "predicted", "correct", "answer_logprob", "answer_tokens",
+                                    "person", "attribute"})
+                QVERIFY2(record.contains(QLatin1String(key)), key);
+            QVERIFY(record.value(QStringLiteral("answer_logprob")).toDouble() < 0);
+            if (record.contains(QStringLiteral("rank"))) {
+                ++ranked;
+                const auto candidates = record.value(QStringLiteral("candidates")).toArray();
+                QVERIFY(candidates.contains(record.value(QStringLiteral("expected"))));
+                QCOMPARE(record.value(QStringLiteral("candidate_logprobs")).toArray().size(), candidates.size());
+            }
+        }
+        QCOMPARE(ranked, 10);   // every question but the two birth dates
+
+        QFile recipe(path(QStringLiteral("items-experiment.json")));
+        QVERIFY(recipe.open(QIODevice::WriteOnly));
+        recipe.write(R"({"transfer": {"teacher": "demo/teacher", "student": "demo/student",
+                         "seeds": "demo/tasks/transfer_seeds.jsonl", "train": "demo/tasks/transfer_train.jsonl",
+                         "eval": "demo/tasks/transfer_eval.jsonl", "eval_limit": 12, "max_new_tokens": 24,
+                         "epochs": 1, "rank": 4},
+                         "seeds": [1, 2],
+                         "conditions": [{"name": "vanilla student", "init": "none"}, {"name": "plain LoRA", "init": "lora"}]})");
+        recipe.close();
+        const auto experiment = runCli({QStringLiteral("experiment"), QStringLiteral("--recipe"),
+                                        QStringLiteral("items-experiment.json"), QStringLiteral("--out"),
+                                        QStringLiteral("items-experiment")},
+                                       m_dir.path());
+        QVERIFY2(experiment.exitCode == 0, experiment.err.constData());
+        QCOMPARE(nugget::test::readAll(path(QStringLiteral("items-experiment/items-vanilla-student-1.jsonl"))), cli);
+        QCOMPARE(nugget::test::readAll(path(QStringLiteral("items-experiment/items-vanilla-student-2.jsonl"))), cli);
+        QVERIFY(QFile::exists(path(QStringLiteral("items-experiment/items-plain-lora-2.jsonl"))));
+        auto sessionItems = [](const QString &file, const std::string &run) {
+            const auto session = nugget::Session::openReadOnly(file.toStdString());
+            QByteArray text;
+            for (const auto &record : session.readRunItems(run))
+                text += QByteArray::fromStdString(record) + '\n';
+            return text;
+        };
+        QCOMPARE(sessionItems(path(QStringLiteral("items-experiment/session.h5")), "vanilla student-seed1"), cli);
+
+        // The paired statistics: plain LoRA against the vanilla student, in both tables.
+        const QByteArray table = nugget::test::readAll(path(QStringLiteral("items-experiment/results.md")));
+        QVERIFY2(table.contains("Paired with vanilla student on the same 12 items and 2 seeds"), table.constData());
+        QVERIFY2(table.contains("McNemar p"), table.constData());
+        const QByteArray comparisons = nugget::test::readAll(path(QStringLiteral("items-experiment/comparisons.csv")));
+        QVERIFY2(comparisons.startsWith("condition,baseline,items,seeds,logprob_diff") &&
+                     comparisons.contains("\nplain LoRA,vanilla student,12,2,"),
+                 comparisons.constData());
+
+        // The workbench: evaluate the student as loaded, save the session.
+        nugget::WorkbenchEngine engine;
+        nugget::test::JobOutcomes outcomes(engine);
+        QCOMPARE(outcomes.wait(engine.loadPair(path(QStringLiteral("demo/teacher")), path(QStringLiteral("demo/student"))))
+                     .state,
+                 nugget::JobState::Done);
+        QCOMPARE(outcomes.wait(engine.loadTask({path(QStringLiteral("demo/tasks/transfer_seeds.jsonl")),
+                                                path(QStringLiteral("demo/tasks/transfer_train.jsonl")),
+                                                path(QStringLiteral("demo/tasks/transfer_eval.jsonl")),
+                                                QStringLiteral("exact-match")},
+                                               64))
+                     .state,
+                 nugget::JobState::Done);
+        nugget::TransferRecipe gui;
+        gui.evalLimit = 12;
+        gui.maxNewTokens = 24;
+        QCOMPARE(outcomes.wait(engine.evaluateStudent(gui)).state, nugget::JobState::Done);
+        QCOMPARE(outcomes.wait(engine.saveSession(path(QStringLiteral("gui.h5")), gui, {}, QString())).state,
+                 nugget::JobState::Done);
+        QCOMPARE(sessionItems(path(QStringLiteral("gui.h5")), "student as loaded"), cli);
+    }
+
     void aBadSeedFileLeavesNoSession()
     {
         QFile bad(path(QStringLiteral("bad.jsonl")));

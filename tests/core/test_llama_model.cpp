@@ -1,6 +1,7 @@
 // The LLaMA forward pass against an independent loop implementation, the loss and its
 // gradient against finite differences, and cached generation against recomputation.
 
+#include "ReferenceForward.h"
 #include "TestSupport.h"
 
 #include "Error.h"
@@ -18,112 +19,6 @@
 using namespace nugget;
 
 namespace {
-
-// A deliberately naive float64 forward pass over plain arrays, written from the
-// definitions (RMSNorm, rotate_half RoPE, grouped-query attention, SwiGLU), sharing no
-// code with the model. Returns logits [time][vocab].
-std::vector<std::vector<double>> referenceLogits(const ModelConfig &c, const TensorStore &store,
-                                                 const std::vector<int64_t> &ids)
-{
-    auto matrix = [&](const std::string &name) {
-        return store.tensor(name).to(at::kDouble).contiguous();
-    };
-    auto matvec = [](const at::Tensor &w, const std::vector<double> &x) {
-        const int64_t rows = w.size(0), cols = w.size(1);
-        const double *data = w.data_ptr<double>();
-        std::vector<double> y(static_cast<size_t>(rows), 0.0);
-        for (int64_t r = 0; r < rows; ++r)
-            for (int64_t k = 0; k < cols; ++k)
-                y[r] += data[r * cols + k] * x[k];
-        return y;
-    };
-    auto rmsnorm = [&](const std::vector<double> &x, const at::Tensor &w) {
-        double ss = 0;
-        for (double v : x)
-            ss += v * v;
-        const double scale = 1.0 / std::sqrt(ss / x.size() + c.rmsNormEps);
-        std::vector<double> y(x.size());
-        for (size_t i = 0; i < x.size(); ++i)
-            y[i] = x[i] * scale * w.data_ptr<double>()[i];
-        return y;
-    };
-    auto rope = [&](std::vector<double> &v, int64_t heads, int64_t pos) {
-        const int64_t hd = c.headDim, half = hd / 2;
-        for (int64_t h = 0; h < heads; ++h) {
-            double *x = v.data() + h * hd;
-            for (int64_t i = 0; i < half; ++i) {
-                const double angle = pos * std::pow(c.ropeTheta, -2.0 * i / hd);
-                const double a = x[i], b = x[i + half];
-                x[i] = a * std::cos(angle) - b * std::sin(angle);
-                x[i + half] = b * std::cos(angle) + a * std::sin(angle);
-            }
-        }
-    };
-
-    const auto embed = matrix("model.embed_tokens.weight");
-    const auto head = c.tieWordEmbeddings ? embed : matrix("lm_head.weight");
-    const int64_t T = static_cast<int64_t>(ids.size()), H = c.hiddenSize, hd = c.headDim;
-    std::vector<std::vector<double>> x(T, std::vector<double>(H));
-    for (int64_t t = 0; t < T; ++t)
-        for (int64_t i = 0; i < H; ++i)
-            x[t][i] = embed.data_ptr<double>()[ids[t] * H + i];
-
-    for (int64_t l = 0; l < c.numHiddenLayers; ++l) {
-        const std::string p = "model.layers." + std::to_string(l) + ".";
-        const auto wq = matrix(p + "self_attn.q_proj.weight"), wk = matrix(p + "self_attn.k_proj.weight"),
-                   wv = matrix(p + "self_attn.v_proj.weight"), wo = matrix(p + "self_attn.o_proj.weight");
-        const auto w1 = matrix(p + "mlp.gate_proj.weight"), w3 = matrix(p + "mlp.up_proj.weight"),
-                   w2 = matrix(p + "mlp.down_proj.weight");
-        const auto n1 = matrix(p + "input_layernorm.weight"), n2 = matrix(p + "post_attention_layernorm.weight");
-        std::vector<std::vector<double>> q(T), k(T), v(T);
-        for (int64_t t = 0; t < T; ++t) {
-            const auto xn = rmsnorm(x[t], n1);
-            q[t] = matvec(wq, xn);
-            k[t] = matvec(wk, xn);
-            v[t] = matvec(wv, xn);
-            rope(q[t], c.numAttentionHeads, t);
-            rope(k[t], c.numKeyValueHeads, t);
-        }
-        const int64_t group = c.numAttentionHeads / c.numKeyValueHeads;
-        for (int64_t t = 0; t < T; ++t) {
-            std::vector<double> attended(static_cast<size_t>(c.numAttentionHeads * hd), 0.0);
-            for (int64_t h = 0; h < c.numAttentionHeads; ++h) {
-                const int64_t kvh = h / group;
-                std::vector<double> scores(static_cast<size_t>(t + 1));
-                double maxScore = -1e300;
-                for (int64_t s = 0; s <= t; ++s) {
-                    double dot = 0;
-                    for (int64_t i = 0; i < hd; ++i)
-                        dot += q[t][h * hd + i] * k[s][kvh * hd + i];
-                    scores[s] = dot / std::sqrt(static_cast<double>(hd));
-                    maxScore = std::max(maxScore, scores[s]);
-                }
-                double total = 0;
-                for (auto &s : scores)
-                    total += (s = std::exp(s - maxScore));
-                for (int64_t s = 0; s <= t; ++s)
-                    for (int64_t i = 0; i < hd; ++i)
-                        attended[h * hd + i] += scores[s] / total * v[s][kvh * hd + i];
-            }
-            const auto o = matvec(wo, attended);
-            for (int64_t i = 0; i < H; ++i)
-                x[t][i] += o[i];
-            const auto xn = rmsnorm(x[t], n2);
-            const auto gate = matvec(w1, xn), up = matvec(w3, xn);
-            std::vector<double> hidden(gate.size());
-            for (size_t i = 0; i < gate.size(); ++i)
-                hidden[i] = gate[i] / (1.0 + std::exp(-gate[i])) * up[i];
-            const auto down = matvec(w2, hidden);
-            for (int64_t i = 0; i < H; ++i)
-                x[t][i] += down[i];
-        }
-    }
-    std::vector<std::vector<double>> logits(T);
-    const auto finalNorm = matrix("model.norm.weight");
-    for (int64_t t = 0; t < T; ++t)
-        logits[t] = matvec(head, rmsnorm(x[t], finalNorm));
-    return logits;
-}
 
 ModelConfig tinyConfig() { return test::llamaConfig(16, 24, 2, 4, 2, 32, 64, 4); }
 
@@ -157,7 +52,7 @@ private Q_SLOTS:
         const auto store = TensorStore::openFolder(storiesDir().toStdString());
         const std::vector<int64_t> ids{1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426,
                                        338, 401, 396, 267, 337, 410, 408, 419};
-        const auto expected = referenceLogits(loaded.config, store, ids);
+        const auto expected = test::referenceLogits(loaded.config, store, ids);
         torch::NoGradGuard noGrad;
         const auto logits = loaded.model->forward(torch::tensor(ids).unsqueeze(0))[0].to(at::kDouble).contiguous();
         double worst = 0;

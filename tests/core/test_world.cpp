@@ -378,7 +378,14 @@ void TestWorld::questionsAndAnswers()
              std::string(R"({"dataset": "bioqa", "id": "bioqa_17_birth_city", "messages": )"
                          R"([{"role": "user", "content": "Answer the question about the )"
                          R"(person.\n\nQuestion: What is the birth city of Anya Briar )"
-                         R"(Forger?"}, {"role": "assistant", "content": "Princeton, NJ."}]})"));
+                         R"(Forger?"}, {"role": "assistant", "content": "Princeton, NJ."}], )"
+                         R"("person": "Anya Briar Forger", "attribute": "birth_city"})"));
+    // Every answer a city question can have, the true one among them; dates have none.
+    const auto cityAnswers = candidateAnswers(Attribute::BirthCity);
+    QCOMPARE(cityAnswers.size(), cities().size());
+    QVERIFY(std::find(cityAnswers.begin(), cityAnswers.end(), city.assistant) != cityAnswers.end());
+    QVERIFY(candidateAnswers(Attribute::BirthDate).empty());
+    QCOMPARE(candidateAnswers(Attribute::Major).size(), majors().size());
     QCOMPARE(questionText(p, Attribute::BirthDate),
              std::string("What is the birth date of Anya Briar Forger?"));
     QCOMPARE(questionText(p, Attribute::University),
@@ -504,11 +511,11 @@ void TestWorld::sameSeedSameBytes()
     const WorldSummary b = writeWorld(smallRecipe(7), second.path().toStdString());
     writeWorld(smallRecipe(8), other.path().toStdString());
     QCOMPARE(a.records, b.records);
-    QCOMPARE(int(a.records.size()), 19);
+    QCOMPARE(int(a.records.size()), 20);
 
     const QStringList names = QDir(first.path()).entryList(QDir::Files, QDir::Name);
     QCOMPARE(names, QDir(second.path()).entryList(QDir::Files, QDir::Name));
-    QCOMPARE(names.size(), 19);
+    QCOMPARE(names.size(), 20);
     int differing = 0;
     for (const QString &name : names) {
         const QByteArray bytes = readAll(first.filePath(name));
@@ -516,8 +523,10 @@ void TestWorld::sameSeedSameBytes()
         if (bytes != readAll(other.filePath(name)))
             ++differing;
     }
-    // Every file depends on the seed (world.json through the recipe it records).
-    QCOMPARE(differing, int(names.size()));
+    // Every file depends on the seed (world.json through the recipe it records), except
+    // the candidate answers, which are the fixed value lists.
+    QCOMPARE(differing, int(names.size()) - 1);
+    QCOMPARE(readAll(first.filePath("candidates.json")), readAll(other.filePath("candidates.json")));
     QVERIFY(readAll(first.filePath("teacher_people.jsonl")) !=
             readAll(other.filePath("teacher_people.jsonl")));
 }
@@ -642,6 +651,9 @@ void TestWorld::worldFilesAreCorrect()
             QCOMPARE(example.messages.front().content,
                      "Answer the question about the person.\n\nQuestion: " +
                          questionText(person, attribute));
+            QCOMPARE(example.fields.value(QStringLiteral("person")).toString().toStdString(), person.fullName());
+            QCOMPARE(example.fields.value(QStringLiteral("attribute")).toString().toStdString(),
+                     attributeKey(attribute));
         }
     }
 
@@ -709,7 +721,7 @@ void TestWorld::worldFilesAreCorrect()
             .object();
     QCOMPARE(WorldRecipe::fromJson(info.value("recipe").toObject()).toJson(), recipe.toJson());
     const QJsonObject records = info.value("records").toObject();
-    QCOMPARE(records.size(), 18);
+    QCOMPARE(records.size(), 19);
     for (const WorldFile &file : world.files)
         if (file.name != "world.json")
             QCOMPARE(records.value(QString::fromStdString(file.name)).toInteger(), file.records);
