@@ -46,6 +46,19 @@ int WorkbenchEngine::runTransfer(const TransferRecipe &recipe, const QString &na
     });
 }
 
+namespace {
+
+// The init of the runs of `condition` (the baselines are told apart by it).
+std::string recipeInitOf(const std::vector<RunReport> &runs, const std::string &condition)
+{
+    for (const auto &run : runs)
+        if (run.condition == condition)
+            return run.init;
+    return {};
+}
+
+} // namespace
+
 int WorkbenchEngine::runControls(const TransferRecipe &recipe, const std::vector<quint64> &seeds, bool includeVanilla)
 {
     return enqueue(tr("Controls (%1 seeds)").arg(seeds.size()), [this, recipe, seeds, includeVanilla](JobContext &job) {
@@ -80,6 +93,12 @@ int WorkbenchEngine::runControls(const TransferRecipe &recipe, const std::vector
             row.scores = condition.scores;
             row.mean = condition.mean;
             row.spread = condition.standardDeviation;
+            for (const auto &comparison : result.comparisons) {
+                if (comparison.condition != condition.name)
+                    continue;
+                const auto init = recipeInitOf(result.runs, comparison.baseline);
+                (init == "none" ? row.versusVanilla : row.versusLora) = qs(comparisonSummary(comparison));
+            }
             summary.conditions.append(row);
         }
         summary.seconds = result.seconds;

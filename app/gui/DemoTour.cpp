@@ -225,7 +225,9 @@ int runDemoTour(MainWindow &window, const QString &outputDir)
         tour.shoot(QStringLiteral("08-controls.png"), QStringLiteral("8. The controls"),
                    QStringLiteral("The untouched student, plain LoRA, the method, the method on a random teacher "
                                   "sub-matrix and the student's own SVD, with the same budget and seeds: mean, spread "
-                                  "and every seed. Only a gap over all controls would show knowledge moving."));
+                                  "and every seed, and each condition paired with plain LoRA and the vanilla student on "
+                                  "the same questions (change of the right answer's log-probability and rank, flips, "
+                                  "McNemar's p). Only a gap over all controls would show knowledge moving."));
 
         // Session and exports, into a scratch folder: the tour checks they work.
         QTemporaryDir scratch;

@@ -2,6 +2,8 @@
 
 #include "Error.h"
 
+#include <cstdio>
+
 namespace nugget {
 
 ItemComparison compareItems(const std::string &condition, const std::vector<const EvalResult *> &conditionRuns,
@@ -64,6 +66,23 @@ ItemComparison compareItems(const std::string &condition, const std::vector<cons
     }
     result.exactMatch = mcnemarExact(gained, lost);
     return result;
+}
+
+std::string comparisonSummary(const ItemComparison &comparison)
+{
+    char text[256];
+    std::snprintf(text, sizeof text, "Δ log p %+.3f [%+.3f, %+.3f]", comparison.logProb.estimate, comparison.logProb.low,
+                  comparison.logProb.high);
+    std::string line = text;
+    if (comparison.reciprocalRank) {
+        const auto &rr = *comparison.reciprocalRank;
+        std::snprintf(text, sizeof text, " · Δ RR %+.4f [%+.4f, %+.4f]", rr.estimate, rr.low, rr.high);
+        line += text;
+    }
+    std::snprintf(text, sizeof text, " · flips +%lld / −%lld, McNemar p %.3g",
+                  static_cast<long long>(comparison.exactMatch.gained), static_cast<long long>(comparison.exactMatch.lost),
+                  comparison.exactMatch.pValue);
+    return line + text;
 }
 
 } // namespace nugget

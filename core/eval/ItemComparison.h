@@ -39,4 +39,8 @@ ItemComparison compareItems(const std::string &condition, const std::vector<cons
                             const std::string &baseline, const std::vector<const EvalResult *> &baselineRuns,
                             const BootstrapOptions &options = {});
 
+// One line for tables and tooltips: "Δ log p +0.123 [+0.051, +0.198] · Δ RR +0.0100
+// [-0.0020, +0.0210] · flips +3 / −1, McNemar p 0.625".
+std::string comparisonSummary(const ItemComparison &comparison);
+
 } // namespace nugget

@@ -654,6 +654,24 @@ private Q_SLOTS:
         QCOMPARE(outcomes.wait(engine.saveSession(path(QStringLiteral("gui.h5")), gui, {}, QString())).state,
                  nugget::JobState::Done);
         QCOMPARE(sessionItems(path(QStringLiteral("gui.h5")), "student as loaded"), cli);
+
+        // The workbench's controls table pairs each condition with both baselines.
+        nugget::ControlsSummary controls;
+        QObject::connect(&engine, &nugget::WorkbenchEngine::controlsFinished, &engine,
+                         [&controls](const nugget::ControlsSummary &summary) { controls = summary; });
+        nugget::SensitivityRequest scores;
+        scores.similarity = false;
+        QCOMPARE(outcomes.wait(engine.computeSensitivity(scores)).state, nugget::JobState::Done);
+        gui.training.epochs = 1;
+        gui.lora.rank = 4;
+        gui.lora.alpha = 4;
+        QCOMPARE(outcomes.wait(engine.runControls(gui, {1}, true)).state, nugget::JobState::Done);
+        QCOMPARE(controls.conditions.size(), 5);
+        QVERIFY(controls.conditions[0].versusVanilla.isEmpty());   // the baseline itself
+        for (const auto &condition : controls.conditions.mid(2)) {
+            QVERIFY2(condition.versusLora.contains(QStringLiteral("McNemar p")), qPrintable(condition.versusLora));
+            QVERIFY2(condition.versusVanilla.contains(QStringLiteral("Δ log p")), qPrintable(condition.versusVanilla));
+        }
     }
 
     void aBadSeedFileLeavesNoSession()

@@ -905,6 +905,56 @@ print("ok")
         QVERIFY2(process.exitCode() == 0 && output.trimmed() == "ok", qPrintable(output + errors));
     }
 
+    // A run's item records: one JSON text per item and their numbers as a table, read back
+    // as written and by h5py; items of a run never written, or a table of another length,
+    // are refused.
+    void runItems()
+    {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("items.h5");
+        const std::vector<std::string> records = {R"({"id":"q1","expected":"Zürich.","rank":3})",
+                                                  R"({"id":"q2","expected":"Bern.","correct":true})"};
+        const auto table = torch::tensor({0.0, -1.5, 4.0, 3.0, 1.0, -0.25, 3.0, 0.0}, at::kDouble).view({2, 4});
+        const std::vector<std::string> columns = {"correct", "answer_logprob", "answer_tokens", "rank"};
+        {
+            Session session = Session::create(str(path));
+            QVERIFY(!errorOf([&] { session.writeRunItems("later", records, table, columns); }).isEmpty());
+            session.writeRun("vanilla student-seed1", torch::zeros({0, 3}), {"step", "loss", "learning_rate"}, QJsonObject());
+            const QString rows = errorOf([&] { session.writeRunItems("vanilla student-seed1", records, table.narrow(0, 0, 1), columns); });
+            QVERIFY2(rows.contains(path) && rows.contains("one row per record"), qPrintable(rows));
+            session.writeRunItems("vanilla student-seed1", records, table, columns);
+            QCOMPARE(session.readRunItems("vanilla student-seed1"), records);
+            QVERIFY(session.readRunItems("absent").empty());
+            session.commit();
+        }
+        const Session session = Session::openReadOnly(str(path));
+        QCOMPARE(session.readRunItems("vanilla student-seed1"), records);
+
+        const QString python = QStringLiteral("/usr/bin/python3");
+        if (const auto missing = h5pyMissing(python); !missing.isEmpty())
+            QSKIP(qPrintable(missing));
+        const char *script = R"(
+import json, sys
+import h5py
+with h5py.File(sys.argv[1], "r") as f:
+    run = f["runs/vanilla student-seed1"]
+    items = [json.loads(t) for t in run["items"].asstr()[:]]
+    assert [i["id"] for i in items] == ["q1", "q2"], items
+    assert items[0]["expected"] == "Zürich." and items[0]["rank"] == 3, items
+    scores = run["item_scores"]
+    assert scores.shape == (2, 4) and scores.dtype == "float64", scores
+    assert [c.decode() for c in scores.attrs["columns"]] == ["correct", "answer_logprob", "answer_tokens", "rank"]
+    assert scores[0, 1] == -1.5 and scores[1, 0] == 1.0, scores[()]
+print("ok")
+)";
+        QProcess process;
+        process.start(python, {"-c", QString::fromUtf8(script), path});
+        QVERIFY(process.waitForFinished(120000));
+        const QString output = QString::fromUtf8(process.readAllStandardOutput());
+        QVERIFY2(process.exitCode() == 0 && output.trimmed() == "ok",
+                 qPrintable(output + QString::fromUtf8(process.readAllStandardError())));
+    }
+
     // h5py reads float16 scores written chunk by chunk as the same half values, through
     // HDF5's checksum and inflate filters.
     void h5pyReadsFloat16Scores()

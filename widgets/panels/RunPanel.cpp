@@ -106,8 +106,16 @@ RunPanel::RunPanel(QWidget *parent) : QWidget(parent)
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->setSortingEnabled(true);
     m_comparison = new ComparisonChart(this);
-    m_controlsTable = new QStandardItemModel(0, 4, this);
-    m_controlsTable->setHorizontalHeaderLabels({tr("Condition"), tr("Mean"), tr("Spread (sd)"), tr("Per seed")});
+    m_controlsTable = new QStandardItemModel(0, 6, this);
+    m_controlsTable->setHorizontalHeaderLabels({tr("Condition"), tr("Mean"), tr("Spread (sd)"), tr("Per seed"),
+                                                tr("vs plain LoRA"), tr("vs vanilla student")});
+    const QString paired =
+        tr("Paired with the baseline on the same items and seeds: mean difference of the expected answer's "
+           "log-probability (Δ log p, nats) and of its reciprocal rank among the candidate answers (Δ RR), each with "
+           "a 95 % bootstrap interval over items and seeds; items that flipped to right (+) and to wrong (−) by "
+           "their majority over seeds, with McNemar's exact p.");
+    for (const int column : {4, 5})
+        m_controlsTable->horizontalHeaderItem(column)->setToolTip(paired);
     auto *controlsView = new QTableView(this);
     controlsView->setModel(m_controlsTable);
     controlsView->verticalHeader()->hide();
@@ -217,7 +225,10 @@ void RunPanel::startControls()
 void RunPanel::showControls(const ControlsSummary &summary)
 {
     std::vector<ConditionScores> conditions;
+    QStringList summaryLora, summaryVanilla;
     for (const auto &c : summary.conditions) {
+        summaryLora << c.versusLora;
+        summaryVanilla << c.versusVanilla;
         ConditionScores scores;
         scores.name = c.name;
         for (const auto s : c.scores)
@@ -229,13 +240,18 @@ void RunPanel::showControls(const ControlsSummary &summary)
     m_comparison->setScores(conditions, summary.metric);
     m_comparison->setLossCurves(m_curves);
     m_controlsTable->removeRows(0, m_controlsTable->rowCount());
-    for (const auto &c : conditions) {
+    for (size_t i = 0; i < conditions.size(); ++i) {
+        const auto &c = conditions[i];
         QStringList seeds;
         for (const auto s : c.scores)
             seeds << QString::number(s, 'f', 1);
+        auto *versusLora = new QStandardItem(summaryLora[qsizetype(i)]);
+        versusLora->setToolTip(summaryLora[qsizetype(i)]);
+        auto *versusVanilla = new QStandardItem(summaryVanilla[qsizetype(i)]);
+        versusVanilla->setToolTip(summaryVanilla[qsizetype(i)]);
         m_controlsTable->appendRow({new QStandardItem(c.name), new QStandardItem(QStringLiteral("%1 %").arg(c.mean, 0, 'f', 1)),
                                     new QStandardItem(QStringLiteral("%1 pp").arg(c.spread, 0, 'f', 1)),
-                                    new QStandardItem(seeds.join(QStringLiteral(", ")))});
+                                    new QStandardItem(seeds.join(QStringLiteral(", "))), versusLora, versusVanilla});
     }
     if (auto *tabs = findChild<QTabWidget *>(QStringLiteral("runTabs")))
         tabs->setCurrentIndex(2);

@@ -136,6 +136,9 @@ struct ConditionResult
     QString name;
     std::vector<double> scores;   // one per seed, in [0, 1]
     double mean = 0, spread = 0;  // sample standard deviation
+    // Paired with the baselines on the same items and seeds (comparisonSummary); empty
+    // for the baseline itself or when it did not run.
+    QString versusVanilla, versusLora;
 };
 
 struct ControlsSummary
