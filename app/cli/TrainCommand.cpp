@@ -6,6 +6,8 @@
 
 #include "dist/DataParallel.h"
 #include "eval/CandidateSets.h"
+#include "eval/ItemRecords.h"
+#include "io/AtomicFile.h"
 #include "model/MergedModelFolder.h"
 #include "text/Tokenizer.h"
 #include "transfer/RecipeChoices.h"
@@ -71,6 +73,7 @@ int runTrain(const QStringList &arguments)
                "ADAPTER_DIR|lora|own-svd", "lora"),
         option("train", "Training data (JSONL).", "FILE"),
         option("eval", "Evaluation data (JSONL), scored after training.", "FILE"),
+        option("items", "With --eval: write one record per evaluated item to this JSONL file (as eval --items).", "FILE"),
         option("out", "Folder for the trained adapter (PEFT format).", "DIR"),
         option("merged", "Also write the merged model (base + adapters) as a model folder here.", "DIR"),
         adapterFormOption(),
@@ -96,7 +99,7 @@ int runTrain(const QStringList &arguments)
     adapterFormOf(parser);   // a bad value fails before any work
     parseShardSize(parser.value(QStringLiteral("max-shard-size")).toStdString());
     if (!parser.isSet(QStringLiteral("eval")))
-        refuseOptions(parser, {"metric", "eval-limit"}, "without --eval", "nothing is evaluated");
+        refuseOptions(parser, {"metric", "eval-limit", "items"}, "without --eval", "nothing is evaluated");
     const auto load = studentLoadOptions(parser, recipe.student);
     auto student = loadModelFolder(recipe.student, load);
     applyCheckpointing(parser, student.model, load);
@@ -129,6 +132,8 @@ int runTrain(const QStringList &arguments)
                                               readEvaluationItems(parser.value(QStringLiteral("eval")).toStdString()), progress);
         std::printf("%s %.2f%% (%lld of %lld items)\n", recipe.evalMetric.c_str(), 100.0 * result.score,
                     static_cast<long long>(result.correct), static_cast<long long>(result.items));
+        if (parser.isSet(QStringLiteral("items")))
+            writeFileAtomically(parser.value(QStringLiteral("items")).toStdString(), itemRecordsJsonl(result.details));
     }
     if (parser.isSet(QStringLiteral("merged"))) {
         const auto adapter = runAdapterForBase(student.model, run, recipe.student);

@@ -599,6 +599,21 @@ private Q_SLOTS:
         }
         QCOMPARE(ranked, 10);   // every question but the two birth dates
 
+        // train --eval --items: the same items, of the trained student.
+        const auto train = runCli({QStringLiteral("train"), QStringLiteral("--student"), QStringLiteral("demo/student"),
+                                   QStringLiteral("--train"), QStringLiteral("demo/tasks/transfer_train.jsonl"),
+                                   QStringLiteral("--eval"), QStringLiteral("demo/tasks/transfer_eval.jsonl"),
+                                   QStringLiteral("--eval-limit"), QStringLiteral("12"), QStringLiteral("--epochs"),
+                                   QStringLiteral("1"), QStringLiteral("--rank"), QStringLiteral("4"), QStringLiteral("--out"),
+                                   QStringLiteral("trained-adapter"), QStringLiteral("--items"), QStringLiteral("trained.jsonl")},
+                                  m_dir.path());
+        QVERIFY2(train.exitCode == 0, train.err.constData());
+        const auto trainedLines = nugget::test::readAll(path(QStringLiteral("trained.jsonl"))).trimmed().split('\n');
+        QCOMPARE(trainedLines.size(), lines.size());
+        for (qsizetype i = 0; i < lines.size(); ++i)
+            QCOMPARE(QJsonDocument::fromJson(trainedLines[i]).object().value(QStringLiteral("id")),
+                     QJsonDocument::fromJson(lines[i]).object().value(QStringLiteral("id")));
+
         QFile recipe(path(QStringLiteral("items-experiment.json")));
         QVERIFY(recipe.open(QIODevice::WriteOnly));
         recipe.write(R"({"transfer": {"teacher": "demo/teacher", "student": "demo/student",
