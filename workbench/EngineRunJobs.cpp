@@ -97,7 +97,9 @@ int WorkbenchEngine::runControls(const TransferRecipe &recipe, const std::vector
                 if (comparison.condition != condition.name)
                     continue;
                 const auto init = recipeInitOf(result.runs, comparison.baseline);
-                (init == "none" ? row.versusVanilla : row.versusLora) = qs(comparisonSummary(comparison));
+                const bool vanilla = init == "none";
+                (vanilla ? row.versusVanilla : row.versusLora) = qs(comparisonSummary(comparison));
+                (vanilla ? row.versusVanillaBrief : row.versusLoraBrief) = qs(comparisonBrief(comparison));
             }
             summary.conditions.append(row);
         }

@@ -23,7 +23,8 @@ struct AnswerLikelihood
 };
 
 // `answers[i]` in place of the example's last assistant message, each scored after the
-// example's prompt. Log-softmax in float64 over the model's logits. An answer whose
+// example's prompt (log-softmax of the model's logits: the normaliser in float32, the
+// sums in float64). An answer whose
 // tokens do not continue the shared prompt tokens (a merge across the boundary) is
 // scored on its own. Empty `answers` gives an empty result.
 std::vector<AnswerLikelihood> scoreAnswers(LlamaForCausalLM &model, const Tokenizer &tokenizer,

@@ -68,6 +68,14 @@ ItemComparison compareItems(const std::string &condition, const std::vector<cons
     return result;
 }
 
+std::string comparisonBrief(const ItemComparison &comparison)
+{
+    char text[96];
+    std::snprintf(text, sizeof text, "%+.3f [%+.3f, %+.3f]", comparison.logProb.estimate, comparison.logProb.low,
+                  comparison.logProb.high);
+    return text;
+}
+
 std::string comparisonSummary(const ItemComparison &comparison)
 {
     char text[256];

@@ -42,5 +42,7 @@ ItemComparison compareItems(const std::string &condition, const std::vector<cons
 // One line for tables and tooltips: "Δ log p +0.123 [+0.051, +0.198] · Δ RR +0.0100
 // [-0.0020, +0.0210] · flips +3 / −1, McNemar p 0.625".
 std::string comparisonSummary(const ItemComparison &comparison);
+// The log-probability change alone, for narrow cells: "+0.123 [+0.051, +0.198]".
+std::string comparisonBrief(const ItemComparison &comparison);
 
 } // namespace nugget

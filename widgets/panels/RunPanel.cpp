@@ -108,18 +108,19 @@ RunPanel::RunPanel(QWidget *parent) : QWidget(parent)
     m_comparison = new ComparisonChart(this);
     m_controlsTable = new QStandardItemModel(0, 6, this);
     m_controlsTable->setHorizontalHeaderLabels({tr("Condition"), tr("Mean"), tr("Spread (sd)"), tr("Per seed"),
-                                                tr("vs plain LoRA"), tr("vs vanilla student")});
+                                                tr("Δ log p vs plain LoRA"), tr("Δ log p vs vanilla")});
     const QString paired =
         tr("Paired with the baseline on the same items and seeds: mean difference of the expected answer's "
            "log-probability (Δ log p, nats) and of its reciprocal rank among the candidate answers (Δ RR), each with "
            "a 95 % bootstrap interval over items and seeds; items that flipped to right (+) and to wrong (−) by "
-           "their majority over seeds, with McNemar's exact p.");
+           "their majority over seeds, with McNemar's exact p. The cell shows Δ log p; its tooltip all of it.");
     for (const int column : {4, 5})
         m_controlsTable->horizontalHeaderItem(column)->setToolTip(paired);
     auto *controlsView = new QTableView(this);
     controlsView->setModel(m_controlsTable);
     controlsView->verticalHeader()->hide();
     controlsView->horizontalHeader()->setStretchLastSection(true);
+    controlsView->setWordWrap(false);   // elided, the tooltip has the whole text
     auto *controlsSplit = new QSplitter(Qt::Vertical, this);
     controlsSplit->addWidget(m_comparison);
     controlsSplit->addWidget(controlsView);
@@ -225,10 +226,12 @@ void RunPanel::startControls()
 void RunPanel::showControls(const ControlsSummary &summary)
 {
     std::vector<ConditionScores> conditions;
-    QStringList summaryLora, summaryVanilla;
+    QStringList summaryLora, summaryVanilla, briefLora, briefVanilla;
     for (const auto &c : summary.conditions) {
         summaryLora << c.versusLora;
         summaryVanilla << c.versusVanilla;
+        briefLora << c.versusLoraBrief;
+        briefVanilla << c.versusVanillaBrief;
         ConditionScores scores;
         scores.name = c.name;
         for (const auto s : c.scores)
@@ -245,9 +248,9 @@ void RunPanel::showControls(const ControlsSummary &summary)
         QStringList seeds;
         for (const auto s : c.scores)
             seeds << QString::number(s, 'f', 1);
-        auto *versusLora = new QStandardItem(summaryLora[qsizetype(i)]);
+        auto *versusLora = new QStandardItem(briefLora[qsizetype(i)]);
         versusLora->setToolTip(summaryLora[qsizetype(i)]);
-        auto *versusVanilla = new QStandardItem(summaryVanilla[qsizetype(i)]);
+        auto *versusVanilla = new QStandardItem(briefVanilla[qsizetype(i)]);
         versusVanilla->setToolTip(summaryVanilla[qsizetype(i)]);
         m_controlsTable->appendRow({new QStandardItem(c.name), new QStandardItem(QStringLiteral("%1 %").arg(c.mean, 0, 'f', 1)),
                                     new QStandardItem(QStringLiteral("%1 pp").arg(c.spread, 0, 'f', 1)),

@@ -136,9 +136,10 @@ struct ConditionResult
     QString name;
     std::vector<double> scores;   // one per seed, in [0, 1]
     double mean = 0, spread = 0;  // sample standard deviation
-    // Paired with the baselines on the same items and seeds (comparisonSummary); empty
-    // for the baseline itself or when it did not run.
+    // Paired with the baselines on the same items and seeds (comparisonSummary, and
+    // comparisonBrief for narrow cells); empty for the baseline itself or when it did not run.
     QString versusVanilla, versusLora;
+    QString versusVanillaBrief, versusLoraBrief;
 };
 
 struct ControlsSummary
