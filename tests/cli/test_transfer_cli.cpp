@@ -383,6 +383,11 @@ private Q_SLOTS:
         QVERIFY(run);
         QVERIFY(run->curve.size(0) > 0);
         expected << QStringLiteral("/runs/transfer/loss dataset float64 [%1, 3] attrs columns").arg(run->curve.size(0));
+        // One evaluation record per item, and their numbers.
+        const auto items = static_cast<qsizetype>(session.readRunItems("transfer").size());
+        QVERIFY(items > 0);
+        expected << QStringLiteral("/runs/transfer/item_scores dataset float64 [%1, 4] attrs columns").arg(items)
+                 << QStringLiteral("/runs/transfer/items dataset string [%1]").arg(items);
         expected.sort();
         QCOMPARE(layout.mid(1), expected.mid(1));   // the root line stays first
         QCOMPARE(layout.first(), expected.first());
